@@ -1,0 +1,546 @@
+/*
+ * api.c - the entry points: malloc, free and the rest of the C, POSIX and
+ * GNU API, with glibc's semantics.
+ *
+ * The fast paths are here and are short on purpose (STYLE: one likely
+ * branch, then a non-inlined fallback):
+ *
+ *   malloc(n <= 1016)  class = (n + 23) / 16; pop the thread cache's list
+ *   free(p)            pagemap says p starts a block that is out of the
+ *                      arena; read its size; push on the thread cache
+ *
+ * Everything else (refills, flushes, large blocks, aligned requests, the
+ * first call of a thread, every check that failed) is in the *_slow
+ * functions below, which never run on the common path.
+ */
+#include "large.h"
+#include "tcache.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <unistd.h>
+
+/* prototypes for the names no system header declares (or only some do) */
+void *DEPOT_NAME(aligned_alloc)(size_t align, size_t n);
+int DEPOT_NAME(posix_memalign)(void **out, size_t align, size_t n);
+void DEPOT_NAME(free_sized)(void *p, size_t size);
+void DEPOT_NAME(free_aligned_sized)(void *p, size_t align, size_t size);
+void DEPOT_NAME(cfree)(void *p);
+void *DEPOT_NAME(reallocarray)(void *p, size_t nmemb, size_t size);
+#ifdef DEPOT_PREFIX
+void *DEPOT_NAME(malloc)(size_t n);
+void DEPOT_NAME(free)(void *p);
+void *DEPOT_NAME(calloc)(size_t nmemb, size_t size);
+void *DEPOT_NAME(realloc)(void *p, size_t n);
+void *DEPOT_NAME(memalign)(size_t align, size_t n);
+void *DEPOT_NAME(valloc)(size_t n);
+void *DEPOT_NAME(pvalloc)(size_t n);
+size_t DEPOT_NAME(malloc_usable_size)(void *p);
+int DEPOT_NAME(mallopt)(int param, int value);
+int DEPOT_NAME(malloc_trim)(size_t pad);
+#endif
+
+uint64_t dp_secret;
+uint64_t dp_tc_key;
+_Atomic int dp_initialized;
+static dp_lock init_lock = DP_LOCK_INIT;
+
+void dp_stats_atexit(void);
+void dp_fork_prepare(void);
+void dp_fork_parent(void);
+void dp_fork_child(void);
+
+void dp_init_slow(void) {
+  dp_lock_acquire(&init_lock);
+  if (!atomic_load_explicit(&dp_initialized, memory_order_relaxed)) {
+    dp_options_init();
+    dp_secret = dp_os_random() & ~(uint64_t)15; /* keep decoded links 16-aligned */
+    dp_tc_key = dp_os_random();
+    dp_arena_init(&dp_main_arena, 0);
+    dp_tcache_global_init();
+    atomic_store_explicit(&dp_initialized, 1, memory_order_release);
+  }
+  dp_lock_release(&init_lock);
+}
+
+/* Registered outside malloc (pthread_atfork may allocate). */
+__attribute__((constructor)) static void dp_constructor(void) {
+  dp_init();
+  pthread_atfork(dp_fork_prepare, dp_fork_parent, dp_fork_child);
+}
+
+__attribute__((destructor)) static void dp_destructor(void) {
+  if (dp_opt.report)
+    dp_stats_atexit();
+}
+
+/* ---- validation ---------------------------------------------------- */
+
+/* p is not a block depot handed out (or it was freed already): say which
+ * and stop. */
+DEPOT_COLD __attribute__((noreturn)) static void bad_pointer(const char *func, void *p) {
+  uintptr_t a = (uintptr_t)p;
+  if ((a & 15) == 0) {
+    if (dp_large_recently_freed(p))
+      dp_fatal(func, "double free of", p);
+    dp_pm_entry *e = dp_pagemap_get(a);
+    if (e && e->seg && a >= e->seg->base + 16 && a < e->seg->end) {
+      dp_chunk *c = mem2chunk(p);
+      /* a freed chunk, or the stale header of one merged into a neighbour */
+      if (!(c->head & C_INUSE) && chunk_size(c) >= DP_MINCHUNK && !(chunk_size(c) & 15))
+        dp_fatal(func, "double free of", p);
+    }
+  }
+  dp_fatal(func, "invalid pointer", p);
+}
+
+typedef enum { BLK_HEAP, BLK_LARGE } blk_kind;
+
+/* Classify a pointer the program passed in; never returns for garbage. */
+static blk_kind block_check(const char *func, void *p) {
+  if (dp_chunk_segment(func, p))
+    return BLK_HEAP;
+  if (((uintptr_t)p & 15) == 0 && dp_large_owns(p))
+    return BLK_LARGE;
+  bad_pointer(func, p);
+}
+
+/* ---- malloc ---------------------------------------------------------- */
+
+static void *heap_alloc(dp_tcache *tc, size_t n, bool *zeroed) {
+  size_t cs = request2size(n);
+  if (cs <= TC_MAX_CHUNK && tc->live) {
+    unsigned cls = tc_class_ceil(cs);
+    dp_tc_bin *b = &tc->bins[cls];
+    if (b->limit) {
+      void **p = b->head;
+      if (p) {
+        b->head = (void *)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+        b->count--;
+        p[1] = NULL;
+        return p;
+      }
+      return dp_tcache_alloc_slow(tc, cls);
+    }
+  }
+  dp_arena *a = tc->arena;
+  dp_lock_acquire(&a->lock);
+  dp_chunk *c = dp_arena_alloc(a, cs, zeroed);
+  dp_arena_check(a);
+  dp_lock_release(&a->lock);
+  return c ? chunk2mem(c) : NULL;
+}
+
+static void *alloc_any(size_t n, bool *zeroed) {
+  dp_tcache *tc = dp_tcache_get();
+  if (unlikely(n > DP_MAX_REQUEST)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (unlikely(tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed) &&
+               tc->live)) {
+    dp_tcache_flush_all(tc);
+    extern void dp_tcache_relimit(dp_tcache *);
+    dp_tcache_relimit(tc);
+  }
+  tc->nmalloc++;
+  void *p = NULL;
+  if (dp_large_wanted(n)) {
+    p = dp_large_alloc(n, DP_ALIGN);
+    if (p && zeroed)
+      *zeroed = true;
+  }
+  if (!p)
+    p = heap_alloc(tc, n, zeroed);
+  if (!p && !dp_large_wanted(n) && dp_opt.mmap_max > 0) {
+    /* the heap could not grow: a mapping of its own may still work */
+    p = dp_large_alloc(n, DP_ALIGN);
+    if (p && zeroed)
+      *zeroed = true;
+  }
+  if (!p) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (unlikely(dp_opt.perturb) && !(zeroed && *zeroed))
+    memset(p, dp_opt.perturb ^ 0xff, n);
+  return p;
+}
+
+DEPOT_NOINLINE static void *malloc_slow(size_t n) { return alloc_any(n, NULL); }
+
+DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
+  dp_tcache *tc = dp_tc;
+  if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
+    size_t cls = (n + DP_HDR + 15) >> 4;
+    cls = cls < 2 ? 2 : cls;
+    dp_tc_bin *b = &tc->bins[cls];
+    void **p = b->head;
+    if (likely(p != NULL)) {
+      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
+      if (unlikely(next & 15))
+        dp_fatal("malloc", "corrupted free list at", p);
+      b->head = (void *)next;
+      b->count--;
+      p[1] = NULL;
+      tc->nmalloc++;
+      return p;
+    }
+  }
+  return malloc_slow(n);
+}
+
+/* ---- free ------------------------------------------------------------ */
+
+DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
+  if (!p)
+    return;
+  int saved = errno;
+  dp_tcache *tc = dp_tcache_get();
+  if (block_check(func, p) == BLK_LARGE) {
+    dp_large_free(p);
+    tc->nfree++;
+    errno = saved;
+    return;
+  }
+  dp_chunk *c = mem2chunk(p);
+  size_t cs = chunk_size(c);
+  if (unlikely(!(c->head & C_INUSE)))
+    bad_pointer(func, p);
+  if (unlikely(cs < DP_MINCHUNK || (c->head & C_MMAPPED)))
+    dp_fatal(func, "corrupted chunk header at", p);
+  tc->nfree++;
+  if (cs <= TC_MAX_CHUNK && tc->live) {
+    unsigned cls = tc_class_floor(cs);
+    if (((void **)p)[1] == (void *)tc->key && dp_tcache_contains(tc, cls, p))
+      dp_fatal(func, "double free of", p);
+    if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
+      dp_tcache_flush_all(tc);
+      extern void dp_tcache_relimit(dp_tcache *);
+      dp_tcache_relimit(tc);
+    }
+    dp_tc_bin *b = &tc->bins[cls];
+    if (b->limit) {
+      if (b->count >= b->limit)
+        dp_tcache_flush_bin(tc, cls, b->limit / 2);
+      if (unlikely(dp_opt.perturb) && cs > 32)
+        memset((char *)p + 16, dp_opt.perturb, cs - 32);
+      tc_push(tc, b, p);
+      errno = saved;
+      return;
+    }
+  }
+  if (unlikely(dp_opt.perturb))
+    memset(p, dp_opt.perturb, cs - DP_HDR);
+  dp_free_to_arena(p);
+  errno = saved;
+}
+
+DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
+  dp_tcache *tc = dp_tc;
+  uintptr_t a = (uintptr_t)p;
+  dp_pm_entry *leaf = dp_pagemap_l1[(a >> 32) & 0xffff];
+  if (likely(leaf != NULL && ((a & 15) | (a >> 48)) == 0)) {
+    const uint64_t *starts = leaf[(a >> DP_GRANULE_SHIFT) & 0xffff].starts;
+    if (likely(starts && ((starts[(a >> 10) & 63] >> ((a >> 4) & 63)) & 1))) {
+      void **w = p;
+      size_t cs = ((size_t *)p)[-1] & ~C_FLAGS;
+      if (likely(cs <= TC_EXACT_MAX && w[1] != (void *)tc->key)) {
+        dp_tc_bin *b = &tc->bins[cs >> 4];
+        if (likely(b->count < b->limit)) {
+          w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
+          w[1] = (void *)tc->key;
+          b->head = p;
+          b->count++;
+          tc->nfree++;
+          return;
+        }
+      }
+    }
+  }
+  free_slow(p, "free");
+}
+
+/* ---- calloc ---------------------------------------------------------- */
+
+DEPOT_NOINLINE static void *calloc_slow(size_t n) {
+  bool zeroed = false;
+  void *p = alloc_any(n, &zeroed);
+  if (p && !zeroed)
+    memset(p, 0, n);
+  return p;
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
+  size_t n;
+  if (unlikely(__builtin_mul_overflow(nmemb, size, &n))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  dp_tcache *tc = dp_tc;
+  if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
+    size_t cls = (n + DP_HDR + 15) >> 4;
+    cls = cls < 2 ? 2 : cls;
+    dp_tc_bin *b = &tc->bins[cls];
+    void **p = b->head;
+    if (likely(p != NULL)) {
+      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
+      if (unlikely(next & 15))
+        dp_fatal("calloc", "corrupted free list at", p);
+      b->head = (void *)next;
+      b->count--;
+      tc->nmalloc++;
+      return memset(p, 0, n);
+    }
+  }
+  return calloc_slow(n);
+}
+
+/* ---- realloc --------------------------------------------------------- */
+
+static size_t block_usable(void *p) { return chunk_usable(mem2chunk(p)); }
+
+static void *realloc_move(void *p, size_t n, size_t old_usable) {
+  void *q = DEPOT_NAME(malloc)(n);
+  if (!q)
+    return NULL;
+  memcpy(q, p, old_usable < n ? old_usable : n);
+  DEPOT_NAME(free)(p);
+  return q;
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
+  if (!p)
+    return DEPOT_NAME(malloc)(n);
+  if (n == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+    free_slow(p, "realloc");
+    return NULL;
+  }
+  blk_kind k = block_check("realloc", p);
+  if (unlikely(n > DP_MAX_REQUEST)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t old = block_usable(p);
+  if (k == BLK_LARGE) {
+    if (n <= old && n >= old / 2)
+      return p;
+    if (n >= dp_opt.mmap_threshold) {
+      void *q = dp_large_realloc(p, n);
+      if (q)
+        return q;
+    }
+    return realloc_move(p, n, old);
+  }
+  dp_chunk *c = mem2chunk(p);
+  if (unlikely(!(c->head & C_INUSE)))
+    bad_pointer("realloc", p);
+  size_t cs = request2size(n), ocs = chunk_size(c);
+  if (cs <= ocs) {
+    if (ocs - cs < 256 || ocs <= TC_MAX_CHUNK)
+      return p; /* small slack stays with the block */
+    dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+    dp_lock_acquire(&a->lock);
+    dp_arena_shrink_inplace(a, c, cs);
+    dp_lock_release(&a->lock);
+    return p;
+  }
+  if (cs > TC_MAX_CHUNK && !dp_large_wanted(n)) {
+    dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+    dp_lock_acquire(&a->lock);
+    bool ok = dp_arena_grow_inplace(a, c, cs);
+    dp_arena_check(a);
+    dp_lock_release(&a->lock);
+    if (ok)
+      return p;
+  }
+  return realloc_move(p, n, old);
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(reallocarray)(void *p, size_t nmemb, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(nmemb, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return DEPOT_NAME(realloc)(p, n);
+}
+
+/* ---- aligned --------------------------------------------------------- */
+
+static void *aligned_any(size_t align, size_t n) {
+  if (align <= DP_ALIGN)
+    return DEPOT_NAME(malloc)(n);
+  if (align > ((size_t)1 << 40) || n > DP_MAX_REQUEST - align) {
+    errno = align > ((size_t)1 << 40) ? EINVAL : ENOMEM;
+    return NULL;
+  }
+  dp_tcache *tc = dp_tcache_get();
+  tc->nmalloc++;
+  void *p = NULL;
+  if (dp_large_wanted(n + align))
+    p = dp_large_alloc(n, align);
+  if (!p) {
+    dp_arena *a = tc->arena;
+    dp_lock_acquire(&a->lock);
+    dp_chunk *c = dp_arena_alloc_aligned(a, request2size(n), align);
+    dp_arena_check(a);
+    dp_lock_release(&a->lock);
+    p = c ? chunk2mem(c) : NULL;
+  }
+  if (!p && dp_opt.mmap_max > 0)
+    p = dp_large_alloc(n, align);
+  if (!p)
+    errno = ENOMEM;
+  else if (unlikely(dp_opt.perturb))
+    memset(p, dp_opt.perturb ^ 0xff, n);
+  return p;
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(memalign)(size_t align, size_t n) {
+  if (!dp_is_pow2(align)) { /* glibc rounds up to a power of two */
+    if (align > ((size_t)1 << 40)) {
+      errno = EINVAL;
+      return NULL;
+    }
+    size_t a = 1;
+    while (a < align)
+      a <<= 1;
+    align = a;
+  }
+  return aligned_any(align, n);
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(aligned_alloc)(size_t align, size_t n) {
+  if (!dp_is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned_any(align, n);
+}
+
+DEPOT_EXPORT int DEPOT_NAME(posix_memalign)(void **out, size_t align, size_t n) {
+  if (align % sizeof(void *) != 0 || !dp_is_pow2(align))
+    return EINVAL;
+  int saved = errno;
+  void *p = aligned_any(align, n);
+  int r = p ? 0 : errno == EINVAL ? EINVAL : ENOMEM;
+  errno = saved;
+  if (p)
+    *out = p;
+  return r;
+}
+
+DEPOT_EXPORT void *DEPOT_NAME(valloc)(size_t n) { return aligned_any(DP_PAGE, n); }
+
+DEPOT_EXPORT void *DEPOT_NAME(pvalloc)(size_t n) {
+  size_t r = dp_align_up(n ? n : 1, DP_PAGE);
+  if (r < n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return aligned_any(DP_PAGE, r);
+}
+
+/* ---- sizes and sized frees ------------------------------------------ */
+
+DEPOT_EXPORT size_t DEPOT_NAME(malloc_usable_size)(void *p) {
+  if (!p)
+    return 0;
+  block_check("malloc_usable_size", p);
+  return block_usable(p);
+}
+
+DEPOT_EXPORT void DEPOT_NAME(free_sized)(void *p, size_t size) {
+  (void)size;
+  DEPOT_NAME(free)(p);
+}
+
+DEPOT_EXPORT void DEPOT_NAME(free_aligned_sized)(void *p, size_t align, size_t size) {
+  (void)align;
+  (void)size;
+  DEPOT_NAME(free)(p);
+}
+
+DEPOT_EXPORT void DEPOT_NAME(cfree)(void *p) { DEPOT_NAME(free)(p); }
+
+/* ---- control --------------------------------------------------------- */
+
+DEPOT_EXPORT int DEPOT_NAME(mallopt)(int param, int value) {
+  dp_init();
+  return dp_mallopt(param, value);
+}
+
+DEPOT_EXPORT int DEPOT_NAME(malloc_trim)(size_t pad) {
+  dp_init();
+  dp_tcache *tc = dp_tc;
+  dp_tcache_flush_all(tc);
+  bool released = false;
+  for (dp_arena *a = dp_arenas; a; a = a->next) {
+    dp_lock_acquire(&a->lock);
+    released |= dp_arena_trim(a, pad, true);
+    dp_arena_check(a);
+    dp_lock_release(&a->lock);
+  }
+  return released ? 1 : 0;
+}
+
+/* ---- glibc's internal names ------------------------------------------ */
+#ifndef DEPOT_PREFIX
+#pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+#endif
+DEPOT_EXPORT void *__libc_malloc(size_t n) __attribute__((alias("malloc")));
+DEPOT_EXPORT void __libc_free(void *p) __attribute__((alias("free")));
+DEPOT_EXPORT void *__libc_calloc(size_t a, size_t b) __attribute__((alias("calloc")));
+DEPOT_EXPORT void *__libc_realloc(void *p, size_t n) __attribute__((alias("realloc")));
+DEPOT_EXPORT void *__libc_memalign(size_t a, size_t n) __attribute__((alias("memalign")));
+DEPOT_EXPORT void *__libc_valloc(size_t n) __attribute__((alias("valloc")));
+DEPOT_EXPORT void *__libc_pvalloc(size_t n) __attribute__((alias("pvalloc")));
+DEPOT_EXPORT int __libc_mallopt(int p, int v) __attribute__((alias("mallopt")));
+#pragma GCC diagnostic pop
+#endif
+
+/* ---- fork ------------------------------------------------------------ */
+void dp_meta_fork_prepare(void);
+void dp_meta_fork_parent(void);
+void dp_meta_fork_child(void);
+void dp_pagemap_fork_prepare(void);
+void dp_pagemap_fork_parent(void);
+void dp_pagemap_fork_child(void);
+void dp_tcache_fork_prepare(void);
+void dp_tcache_fork_parent(void);
+void dp_tcache_fork_child(void);
+
+/* Take every lock, in one fixed order, so the child starts with a
+ * consistent heap whichever thread forked. */
+void dp_fork_prepare(void) {
+  dp_lock_acquire(&dp_arenas_lock);
+  for (dp_arena *a = dp_arenas; a; a = a->next)
+    dp_lock_acquire(&a->lock);
+  dp_large_fork_prepare();
+  dp_tcache_fork_prepare();
+  dp_pagemap_fork_prepare();
+  dp_meta_fork_prepare();
+}
+
+void dp_fork_parent(void) {
+  dp_meta_fork_parent();
+  dp_pagemap_fork_parent();
+  dp_tcache_fork_parent();
+  dp_large_fork_parent();
+  for (dp_arena *a = dp_arenas; a; a = a->next)
+    dp_lock_release(&a->lock);
+  dp_lock_release(&dp_arenas_lock);
+}
+
+void dp_fork_child(void) {
+  dp_meta_fork_child();
+  dp_pagemap_fork_child();
+  dp_large_fork_child();
+  for (dp_arena *a = dp_arenas; a; a = a->next)
+    dp_lock_reinit(&a->lock);
+  dp_lock_reinit(&dp_arenas_lock);
+  dp_tcache_fork_child();
+}

@@ -1,0 +1,711 @@
+/*
+ * arena.c - the wholesale side: segments of memory from the kernel, cut
+ * into chunks, kept in bins when free, coalesced with free neighbours.
+ *
+ * An arena owns a list of segments.  The main arena's first segment is the
+ * program break: the [heap] line of /proc/PID/maps, grown with brk and
+ * lowered again when its top is free (M_TRIM_THRESHOLD).  Other arenas,
+ * and the main arena once brk fails, use mmap'd segments (1 MiB, doubling
+ * to 64 MiB, aligned to the 64 KiB pagemap granule).
+ *
+ * Each segment ends in a 16-byte fencepost chunk that is always "in use",
+ * so coalescing never runs off a segment.  The last chunk before the
+ * fencepost of the arena's newest segment is the top chunk: never in a
+ * bin, always at least 32 bytes, split to serve requests the bins cannot.
+ *
+ * Free chunks sit in 368 bins: exact sizes 32..1008 (62 bins), then 8 bins
+ * per power of two.  A bitmap of non-empty bins finds the smallest
+ * adequate bin in a few instructions; within a large bin the first chunk
+ * that fits is taken (good fit, as TLSF).  Bins are doubly linked with
+ * encoded links, checked on every unlink (fd->bk == c && bk->fd == c).
+ *
+ * Invariants (dp_arena_check walks them in DEPOT_DEBUG builds):
+ *  - no two adjacent chunks are free (free means: in a bin, or the top);
+ *  - a chunk's PREV_INUSE bit equals "the previous chunk is not free",
+ *    and a free chunk's size is repeated in the next chunk's prev_size;
+ *  - a chunk is INUSE iff its pagemap start bit is set;
+ *  - the top chunk is the last chunk of seg_top and is at least 32 bytes.
+ */
+#include "arena.h"
+
+#include <unistd.h>
+
+dp_arena dp_main_arena;
+dp_arena *dp_arenas = &dp_main_arena;
+unsigned dp_narenas = 1;
+dp_lock dp_arenas_lock = DP_LOCK_INIT;
+
+uintptr_t dp_heap_start;
+size_t dp_heap_peak;
+size_t dp_brk_grows, dp_brk_shrinks, dp_brk_failures;
+
+static bool brk_usable = true;
+static uintptr_t brk_end; /* the break as depot last set it */
+static dp_segment *seg_free_list;
+
+/* ---- bins ----------------------------------------------------------- */
+
+DEPOT_INLINE unsigned bin_index(size_t size) {
+  if (size < 1024)
+    return (unsigned)(size >> 4);
+  unsigned e = 63u - (unsigned)__builtin_clzll(size);
+  unsigned i = ARENA_NSMALL + (e - 10) * 8 + (unsigned)((size >> (e - 3)) & 7);
+  return i < ARENA_NBINS ? i : ARENA_NBINS - 1;
+}
+
+DEPOT_INLINE void binmap_set(dp_arena *a, unsigned i) { a->binmap[i >> 6] |= 1ull << (i & 63); }
+DEPOT_INLINE void binmap_clear(dp_arena *a, unsigned i) {
+  a->binmap[i >> 6] &= ~(1ull << (i & 63));
+}
+
+/* first non-empty bin at or above i, or ARENA_NBINS */
+static unsigned binmap_find(const dp_arena *a, unsigned i) {
+  unsigned w = i >> 6;
+  if (w >= ARENA_BINMAP_WORDS)
+    return ARENA_NBINS;
+  uint64_t bits = a->binmap[w] & (~0ull << (i & 63));
+  for (;;) {
+    if (bits)
+      return (w << 6) + (unsigned)__builtin_ctzll(bits);
+    if (++w >= ARENA_BINMAP_WORDS)
+      return ARENA_NBINS;
+    bits = a->binmap[w];
+  }
+}
+
+DEPOT_INLINE dp_chunk *link_fd(const dp_chunk *c) { return link_decode(&c->fd_enc, c->fd_enc); }
+DEPOT_INLINE dp_chunk *link_bk(const dp_chunk *c) { return link_decode(&c->bk_enc, c->bk_enc); }
+
+static void bin_insert(dp_arena *a, dp_chunk *c) {
+  size_t s = chunk_size(c);
+  unsigned i = bin_index(s);
+  dp_chunk *h = a->bins[i];
+  c->fd_enc = link_encode(&c->fd_enc, h);
+  c->bk_enc = link_encode(&c->bk_enc, NULL);
+  if (h)
+    h->bk_enc = link_encode(&h->bk_enc, c);
+  else
+    binmap_set(a, i);
+  a->bins[i] = c;
+  a->free_bytes += s;
+  a->free_chunks++;
+}
+
+DEPOT_COLD static void corrupt(const void *where) {
+  dp_fatal("malloc", "corrupted free list at", where);
+}
+
+static void bin_unlink(dp_arena *a, dp_chunk *c) {
+  size_t s = chunk_size(c);
+  unsigned i = bin_index(s);
+  dp_chunk *fd = link_fd(c), *bk = link_bk(c);
+  if (unlikely(((uintptr_t)fd | (uintptr_t)bk) & 15))
+    corrupt(c);
+  if (bk) {
+    if (unlikely(link_fd(bk) != c))
+      corrupt(c);
+    bk->fd_enc = link_encode(&bk->fd_enc, fd);
+  } else {
+    if (unlikely(a->bins[i] != c))
+      corrupt(c);
+    a->bins[i] = fd;
+    if (!fd)
+      binmap_clear(a, i);
+  }
+  if (fd) {
+    if (unlikely(link_bk(fd) != c))
+      corrupt(c);
+    fd->bk_enc = link_encode(&fd->bk_enc, bk);
+  }
+  a->free_bytes -= s;
+  a->free_chunks--;
+}
+
+/* A free chunk that fits cs: an exact small bin, a first fit in cs's own
+ * large bin, else the head of the next non-empty bin.  Unlinked. */
+static dp_chunk *bins_take(dp_arena *a, size_t cs) {
+  unsigned i = bin_index(cs);
+  dp_chunk *c = a->bins[i];
+  if (i < ARENA_NSMALL) {
+    if (c) {
+      bin_unlink(a, c);
+      return c;
+    }
+  } else {
+    for (int k = 0; c && k < 8; k++, c = link_fd(c)) {
+      if (chunk_size(c) >= cs) {
+        bin_unlink(a, c);
+        return c;
+      }
+    }
+  }
+  unsigned j = binmap_find(a, i + 1);
+  if (j >= ARENA_NBINS)
+    return NULL;
+  c = a->bins[j];
+  bin_unlink(a, c);
+  return c;
+}
+
+/* ---- chunk state ---------------------------------------------------- */
+
+/* the chunk leaves the arena: INUSE, next's PREV_INUSE, start bit */
+static void mark_out(dp_arena *a, dp_chunk *c) {
+  size_t s = chunk_size(c);
+  c->head = (c->head & (C_PREV_INUSE)) | s | C_INUSE;
+  chunk_at(c, s)->head |= C_PREV_INUSE;
+  dp_pm_entry *e = dp_pagemap_get((uintptr_t)chunk2mem(c));
+  DEPOT_ASSERT(e && e->seg);
+  dp_starts_set(e, (uintptr_t)chunk2mem(c));
+  a->out_bytes += s;
+  if (a->out_bytes > a->out_peak)
+    a->out_peak = a->out_bytes;
+}
+
+/* c is free and unlinked, size S >= cs: keep cs, bin the rest if it can
+ * stand alone as a chunk */
+static void split_free(dp_arena *a, dp_chunk *c, size_t cs) {
+  size_t S = chunk_size(c);
+  if (S - cs >= DP_MINCHUNK) {
+    dp_chunk *r = chunk_at(c, cs);
+    r->head = (S - cs) | C_PREV_INUSE | (c->head & C_CLEAN);
+    chunk_at(r, S - cs)->prev_size = S - cs;
+    c->head = cs | (c->head & C_PREV_INUSE);
+    bin_insert(a, r);
+  }
+}
+
+/* ---- segments ------------------------------------------------------- */
+
+static dp_segment *segment_new(void) {
+  dp_segment *s = seg_free_list;
+  if (s) {
+    seg_free_list = s->next;
+    memset(s, 0, sizeof *s);
+    return s;
+  }
+  return dp_meta_alloc(sizeof(dp_segment));
+}
+
+static void write_fence(uintptr_t end) {
+  dp_chunk *f = (dp_chunk *)end;
+  f->head = 16 | C_INUSE; /* PREV_INUSE clear: the top before it is free */
+}
+
+/* The current top becomes an ordinary free chunk (its segment is no
+ * longer the newest). */
+static void retire_top(dp_arena *a) {
+  dp_chunk *t = a->top;
+  if (!t)
+    return;
+  size_t T = chunk_size(t);
+  chunk_at(t, T)->prev_size = T;
+  bin_insert(a, t);
+  a->top = NULL;
+}
+
+static void segment_link(dp_arena *a, dp_segment *s) {
+  s->arena = a;
+  s->next = a->segs;
+  a->segs = s;
+  a->system_bytes += s->is_brk ? (s->end + 16 - s->base) : s->map_size;
+}
+
+/* Grow the main arena's brk segment (or start it).  need: bytes the top
+ * must hold.  False if brk cannot give them. */
+static bool grow_brk(dp_arena *a, size_t need) {
+  dp_segment *s = a->seg_top;
+  bool contiguous = s && s->is_brk;
+  size_t have = contiguous ? chunk_size(a->top) : 0;
+  size_t incr = need - (need > have ? have : need) + dp_opt.top_pad + 64;
+  incr = dp_align_up(incr, DP_PAGE);
+  if (incr < need || incr > (size_t)PTRDIFF_MAX / 2)
+    return false;
+  char *old = dp_os_sbrk((intptr_t)incr);
+  if (old == (void *)-1) {
+    dp_brk_failures++;
+    brk_usable = false;
+    return false;
+  }
+  uintptr_t new_brk = (uintptr_t)old + incr;
+  dp_brk_grows++;
+  if (contiguous && (uintptr_t)old == brk_end) {
+    uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
+    if (!dp_pagemap_register(s, old_end, new_brk)) {
+      dp_os_sbrk(-(intptr_t)incr);
+      return false;
+    }
+    if (s->fresh < old_end + 16)
+      s->fresh = old_end + 16;
+    a->top->head = (chunk_size(a->top) + (new_end - old_end)) | (a->top->head & C_PREV_INUSE);
+    s->end = new_end;
+    write_fence(new_end);
+    a->system_bytes += new_end - old_end;
+  } else {
+    /* first growth, or the program moved the break itself: a new brk
+     * segment starts where the kernel put the break */
+    uintptr_t base = dp_align_up((uintptr_t)old, 16);
+    uintptr_t end = dp_align_down(new_brk - 16, 16);
+    dp_segment *ns = segment_new();
+    if (!ns || end < base + DP_MINCHUNK + need ||
+        !dp_pagemap_register(ns, base, new_brk)) {
+      dp_os_sbrk(-(intptr_t)incr);
+      return false;
+    }
+    ns->is_brk = true;
+    ns->base = base;
+    ns->end = end;
+    ns->fresh = base;
+    if (!dp_heap_start)
+      dp_heap_start = (uintptr_t)old;
+    retire_top(a);
+    segment_link(a, ns);
+    a->seg_top = ns;
+    a->top = (dp_chunk *)base;
+    a->top->head = (end - base) | C_PREV_INUSE;
+    write_fence(end);
+  }
+  brk_end = new_brk;
+  if (brk_end - dp_heap_start > dp_heap_peak)
+    dp_heap_peak = brk_end - dp_heap_start;
+  return true;
+}
+
+static bool grow_mmap(dp_arena *a, size_t need) {
+  size_t size = a->next_seg_size ? a->next_seg_size : SEG_MIN_MMAP;
+  size_t want = dp_align_up(need + 64, DP_GRANULE);
+  if (want < need)
+    return false;
+  if (size < want)
+    size = want;
+  char *m = dp_os_mmap_aligned(size, DP_GRANULE);
+  if (!m)
+    return false;
+  dp_segment *s = segment_new();
+  if (!s || !dp_pagemap_register(s, (uintptr_t)m, (uintptr_t)m + size)) {
+    dp_os_munmap(m, size);
+    return false;
+  }
+  if (a->next_seg_size < SEG_MAX_MMAP)
+    a->next_seg_size = (a->next_seg_size ? a->next_seg_size : SEG_MIN_MMAP) * 2;
+  s->map_base = m;
+  s->map_size = size;
+  s->base = (uintptr_t)m;
+  s->end = (uintptr_t)m + size - 16;
+  s->fresh = s->base;
+  retire_top(a);
+  segment_link(a, s);
+  a->seg_top = s;
+  a->top = (dp_chunk *)s->base;
+  a->top->head = (s->end - s->base) | C_PREV_INUSE;
+  write_fence(s->end);
+  return true;
+}
+
+/* Make the top hold at least cs + 32 bytes. */
+static bool arena_grow(dp_arena *a, size_t cs) {
+  size_t need = cs + DP_MINCHUNK;
+  if (need < cs)
+    return false;
+  if (a == &dp_main_arena && brk_usable && grow_brk(a, need))
+    return true;
+  return grow_mmap(a, need);
+}
+
+/* ---- allocation ----------------------------------------------------- */
+
+/* carve cs from the top; the top keeps at least 32 bytes */
+static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
+  dp_chunk *c = a->top;
+  size_t T = chunk_size(c);
+  DEPOT_ASSERT(T >= cs + DP_MINCHUNK);
+  dp_chunk *t = chunk_at(c, cs);
+  t->head = (T - cs) | C_PREV_INUSE;
+  c->head = cs | (c->head & C_PREV_INUSE);
+  a->top = t;
+  dp_segment *s = a->seg_top;
+  if (zeroed)
+    *zeroed = (uintptr_t)c + 16 >= s->fresh;
+  if (s->fresh < (uintptr_t)t + 16)
+    s->fresh = (uintptr_t)t + 16;
+  return c;
+}
+
+dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
+  if (zeroed)
+    *zeroed = false;
+  dp_chunk *c = bins_take(a, cs);
+  if (c) {
+    split_free(a, c, cs);
+  } else {
+    if (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK)
+      if (!arena_grow(a, cs))
+        return NULL;
+    c = top_take(a, cs, zeroed);
+  }
+  mark_out(a, c);
+  return c;
+}
+
+/* Up to n chunks of exactly cs for a thread cache, cut side by side from
+ * one free chunk or the top where possible.  Returns how many. */
+size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    dp_chunk *c = bins_take(a, cs);
+    if (c) {
+      size_t S = chunk_size(c);
+      while (got < n - 1 && S - cs >= cs + DP_MINCHUNK) {
+        /* cut one more piece off the front and keep going */
+        dp_chunk *rest = chunk_at(c, cs);
+        rest->head = (S - cs) | C_PREV_INUSE;
+        c->head = cs | (c->head & C_PREV_INUSE);
+        mark_out(a, c);
+        out[got++] = chunk2mem(c);
+        c = rest;
+        S -= cs;
+      }
+      chunk_at(c, S)->prev_size = S;
+      split_free(a, c, cs);
+      mark_out(a, c);
+      out[got++] = chunk2mem(c);
+      continue;
+    }
+    if (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) {
+      if (got > 0)
+        break;
+      if (!arena_grow(a, cs * (n - got)) && !arena_grow(a, cs))
+        break;
+    }
+    while (got < n && chunk_size(a->top) >= cs + DP_MINCHUNK) {
+      c = top_take(a, cs, NULL);
+      mark_out(a, c);
+      out[got++] = chunk2mem(c);
+    }
+  }
+  return got;
+}
+
+dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align) {
+  size_t want = cs + align + DP_MINCHUNK;
+  if (want < cs)
+    return NULL;
+  dp_chunk *c = dp_arena_alloc(a, want, NULL);
+  if (!c)
+    return NULL;
+  uintptr_t mem = (uintptr_t)chunk2mem(c);
+  if (mem & (align - 1)) {
+    uintptr_t am = dp_align_up(mem, align);
+    if (am - mem < DP_MINCHUNK)
+      am = dp_align_up(mem + DP_MINCHUNK, align);
+    size_t lead = am - mem, S = chunk_size(c);
+    dp_chunk *c2 = chunk_at(c, lead);
+    c2->head = (S - lead) | C_PREV_INUSE | C_INUSE;
+    c->head = lead | (c->head & C_PREV_INUSE) | C_INUSE;
+    dp_starts_set(dp_pagemap_get(am), am);
+    dp_arena_free(a, c);
+    c = c2;
+  }
+  dp_arena_shrink_inplace(a, c, cs);
+  return c;
+}
+
+/* ---- free ----------------------------------------------------------- */
+
+static void segment_release(dp_arena *a, dp_segment *s);
+static void purge(dp_arena *a);
+
+void dp_arena_free(dp_arena *a, dp_chunk *c) {
+  uintptr_t mem = (uintptr_t)chunk2mem(c);
+  dp_starts_clear(dp_pagemap_get(mem), mem);
+  size_t S = chunk_size(c);
+  a->out_bytes -= S;
+  dp_chunk *n = chunk_at(c, S);
+  if (unlikely(!(n->head & C_PREV_INUSE) || !(c->head & C_INUSE)))
+    dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
+  a->dirty_freed += S;
+  if (!(c->head & C_PREV_INUSE)) {
+    size_t ps = c->prev_size;
+    dp_chunk *p = chunk_at(c, -ps);
+    if (unlikely(ps & 15 || chunk_size(p) != ps || (p->head & C_INUSE)))
+      dp_fatal("free", "corrupted size vs. prev_size at", chunk2mem(c));
+    bin_unlink(a, p);
+    c = p;
+    S += ps;
+  }
+  if (n == a->top) {
+    S += chunk_size(n);
+    c->head = S | C_PREV_INUSE;
+    a->top = c;
+    if (S > dp_opt.trim_threshold + dp_opt.top_pad)
+      dp_arena_trim(a, dp_opt.top_pad, false);
+    return;
+  }
+  if (!(n->head & C_INUSE)) {
+    bin_unlink(a, n);
+    S += chunk_size(n);
+  }
+  c->head = S | C_PREV_INUSE;
+  n = chunk_at(c, S);
+  n->head &= ~C_PREV_INUSE;
+  n->prev_size = S;
+  bin_insert(a, c);
+  if (S >= SEG_MIN_MMAP - 64) {
+    dp_pm_entry *e = dp_pagemap_get((uintptr_t)c + 16);
+    dp_segment *s = e ? e->seg : NULL;
+    if (s && !s->is_brk && s != a->seg_top && (uintptr_t)c == s->base && (uintptr_t)n == s->end) {
+      bin_unlink(a, c);
+      segment_release(a, s);
+      return;
+    }
+  }
+  size_t trigger = dp_opt.trim_threshold < ((size_t)1 << 20) ? ((size_t)1 << 20)
+                                                               : dp_opt.trim_threshold;
+  if (a->dirty_freed > trigger)
+    purge(a);
+}
+
+/* ---- realloc in place ----------------------------------------------- */
+
+bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
+  size_t S = chunk_size(c);
+  dp_chunk *n = chunk_at(c, S);
+  if (n == a->top) {
+    if (chunk_size(n) < cs - S + DP_MINCHUNK) {
+      /* only the brk top can grow in place */
+      if (!(a->seg_top->is_brk && a == &dp_main_arena && brk_usable))
+        return false;
+      if (!arena_grow(a, cs - S) || a->top != n)
+        return false;
+    }
+    size_t T = chunk_size(n);
+    dp_chunk *t = chunk_at(c, cs);
+    t->head = (T - (cs - S)) | C_PREV_INUSE;
+    a->top = t;
+    if (a->seg_top->fresh < (uintptr_t)t + 16)
+      a->seg_top->fresh = (uintptr_t)t + 16;
+  } else {
+    if (n->head & C_INUSE)
+      return false;
+    size_t N = chunk_size(n);
+    if (S + N < cs)
+      return false;
+    bin_unlink(a, n);
+    if (S + N - cs >= DP_MINCHUNK) {
+      dp_chunk *r = chunk_at(c, cs);
+      r->head = (S + N - cs) | C_PREV_INUSE;
+      chunk_at(r, S + N - cs)->prev_size = S + N - cs;
+      bin_insert(a, r);
+    } else {
+      cs = S + N;
+      chunk_at(c, cs)->head |= C_PREV_INUSE;
+    }
+  }
+  c->head = cs | (c->head & (C_PREV_INUSE | C_INUSE));
+  a->out_bytes += cs - S;
+  if (a->out_bytes > a->out_peak)
+    a->out_peak = a->out_bytes;
+  return true;
+}
+
+void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
+  size_t S = chunk_size(c);
+  if (S - cs < DP_MINCHUNK)
+    return;
+  dp_chunk *r = chunk_at(c, cs);
+  r->head = (S - cs) | C_PREV_INUSE | C_INUSE;
+  c->head = cs | (c->head & (C_PREV_INUSE | C_INUSE));
+  dp_arena_free(a, r); /* coalesces the tail with what follows */
+}
+
+/* ---- giving memory back --------------------------------------------- */
+
+/* inner whole pages of a free chunk (header page and footer kept) */
+static void release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
+  uintptr_t from = dp_align_up((uintptr_t)c + 32 + keep_front, DP_PAGE);
+  uintptr_t to = dp_align_down((uintptr_t)c + chunk_size(c) - 8, DP_PAGE);
+  if (to > from && to - from >= DP_PAGE) {
+    dp_os_release((void *)from, to - from);
+    a->madvise_calls++;
+    a->madvise_bytes += to - from;
+  }
+}
+
+/* release the inner pages of every large, not yet clean, free chunk */
+static void purge(dp_arena *a) {
+  a->dirty_freed = 0;
+  for (unsigned i = bin_index(64 * 1024); i < ARENA_NBINS; i = i + 1) {
+    i = binmap_find(a, i);
+    if (i >= ARENA_NBINS)
+      break;
+    for (dp_chunk *c = a->bins[i]; c; c = link_fd(c)) {
+      if (c->head & C_CLEAN)
+        continue;
+      release_inner(a, c, 0);
+      c->head |= C_CLEAN;
+    }
+  }
+}
+
+static void segment_release(dp_arena *a, dp_segment *s) {
+  dp_segment **pp = &a->segs;
+  while (*pp && *pp != s)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = s->next;
+  a->system_bytes -= s->map_size;
+  dp_pagemap_unregister((uintptr_t)s->map_base, (uintptr_t)s->map_base + s->map_size);
+  dp_os_munmap(s->map_base, s->map_size);
+  s->next = seg_free_list;
+  seg_free_list = s;
+}
+
+/* Return the top's excess (above pad) to the kernel: lower the break, or
+ * release the pages of an mmap'd top.  full: also every free chunk's
+ * inner pages (malloc_trim).  True if anything went back. */
+bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
+  bool released = false;
+  dp_chunk *t = a->top;
+  dp_segment *s = a->seg_top;
+  if (t && s) {
+    size_t T = chunk_size(t);
+    if (s->is_brk && s->end == dp_align_down(brk_end - 16, 16) &&
+        (uintptr_t)dp_os_brk_current() == brk_end) {
+      /* the top keeps pad + 32 bytes; the new break stays page aligned */
+      uintptr_t new_brk = dp_align_up((uintptr_t)t + pad + DP_MINCHUNK + 16, DP_PAGE);
+      if (new_brk + DP_PAGE <= brk_end &&
+          dp_os_sbrk(-(intptr_t)(brk_end - new_brk)) != (void *)-1) {
+        uintptr_t new_end = new_brk - 16;
+        size_t cut = s->end - new_end;
+        t->head = (T - cut) | (t->head & C_PREV_INUSE);
+        dp_pagemap_unregister(dp_align_up(new_brk, DP_GRANULE), brk_end);
+        s->end = new_end;
+        write_fence(new_end);
+        if (s->fresh > new_end)
+          s->fresh = new_end;
+        brk_end = new_brk;
+        a->system_bytes -= cut;
+        dp_brk_shrinks++;
+        released = true;
+      }
+    } else if (!s->is_brk && T > pad + 2 * DP_PAGE) {
+      release_inner(a, t, pad);
+      released = true;
+    }
+  }
+  if (full) {
+    for (unsigned i = bin_index(2 * DP_PAGE + 64); i < ARENA_NBINS; i++) {
+      i = binmap_find(a, i);
+      if (i >= ARENA_NBINS)
+        break;
+      for (dp_chunk *c = a->bins[i]; c; c = link_fd(c)) {
+        if (c->head & C_CLEAN)
+          continue;
+        release_inner(a, c, 0);
+        c->head |= C_CLEAN;
+        released = true;
+      }
+    }
+    a->dirty_freed = 0;
+  }
+  return released;
+}
+
+/* ---- validation ------------------------------------------------------ */
+
+dp_segment *dp_chunk_segment(const char *func, const void *mem) {
+  (void)func;
+  uintptr_t p = (uintptr_t)mem;
+  if (p & 15)
+    return NULL;
+  dp_pm_entry *e = dp_pagemap_get(p);
+  if (!e || !e->seg)
+    return NULL;
+  dp_segment *s = e->seg;
+  if (p < s->base + 16 || p >= s->end)
+    return NULL;
+  if (!dp_starts_test(e, p))
+    return NULL;
+  return s;
+}
+
+/* ---- arenas and threads ---------------------------------------------- */
+
+void dp_arena_init(dp_arena *a, unsigned index) {
+  a->index = index;
+  a->next_seg_size = SEG_MIN_MMAP;
+}
+
+dp_arena *dp_arena_pick(void) {
+  dp_lock_acquire(&dp_arenas_lock);
+  dp_arena *best = NULL;
+  for (dp_arena *a = dp_arenas; a; a = a->next)
+    if (a->threads == 0) {
+      best = a;
+      break;
+    }
+  long max = dp_opt.arena_max > 0 ? dp_opt.arena_max : 8 * (long)dp_os_ncpus();
+  if (!best && (long)dp_narenas < max) {
+    dp_arena *n = dp_meta_alloc(sizeof(dp_arena));
+    if (n) {
+      dp_arena_init(n, dp_narenas++);
+      dp_arena *last = dp_arenas;
+      while (last->next)
+        last = last->next;
+      last->next = n;
+      best = n;
+    }
+  }
+  if (!best) {
+    best = dp_arenas;
+    for (dp_arena *a = dp_arenas; a; a = a->next)
+      if (a->threads < best->threads)
+        best = a;
+  }
+  best->threads++;
+  dp_lock_release(&dp_arenas_lock);
+  return best;
+}
+
+void dp_arena_detach(dp_arena *a) {
+  dp_lock_acquire(&dp_arenas_lock);
+  a->threads--;
+  dp_lock_release(&dp_arenas_lock);
+}
+
+/* ---- debug walker ---------------------------------------------------- */
+
+void dp_arena_check(dp_arena *a) {
+#ifdef DEPOT_DEBUG
+  size_t free_bytes = 0, free_chunks = 0;
+  for (dp_segment *s = a->segs; s; s = s->next) {
+    dp_chunk *c = (dp_chunk *)s->base;
+    bool prev_free = false;
+    while ((uintptr_t)c < s->end) {
+      size_t S = chunk_size(c);
+      DEPOT_ASSERT(S >= DP_MINCHUNK && (S & 15) == 0);
+      DEPOT_ASSERT((uintptr_t)c + S <= s->end);
+      bool is_free = !(c->head & C_INUSE);
+      DEPOT_ASSERT(!!(c->head & C_PREV_INUSE) == !prev_free || c == (dp_chunk *)s->base);
+      DEPOT_ASSERT(!(is_free && prev_free));
+      dp_pm_entry *e = dp_pagemap_get((uintptr_t)c + 16);
+      DEPOT_ASSERT(e && e->seg == s);
+      DEPOT_ASSERT(dp_starts_test(e, (uintptr_t)c + 16) == !is_free);
+      if (is_free && c != a->top) {
+        DEPOT_ASSERT(chunk_at(c, S)->prev_size == S);
+        free_bytes += S;
+        free_chunks++;
+      }
+      if (c == a->top)
+        DEPOT_ASSERT((uintptr_t)c + S == s->end);
+      prev_free = is_free;
+      c = chunk_at(c, S);
+    }
+    DEPOT_ASSERT((uintptr_t)c == s->end);
+  }
+  DEPOT_ASSERT(free_bytes == a->free_bytes);
+  DEPOT_ASSERT(free_chunks == a->free_chunks);
+#else
+  (void)a;
+#endif
+}

@@ -1,0 +1,74 @@
+/*
+ * arena.h - arenas and segments (see arena.c for the design).
+ */
+#ifndef DEPOT_ARENA_H
+#define DEPOT_ARENA_H
+#include "chunk.h"
+
+#define ARENA_NBINS 368u   /* 62 exact small bins, then 8 per power of two */
+#define ARENA_NSMALL 64u   /* bins below this index hold one size each */
+#define ARENA_BINMAP_WORDS ((ARENA_NBINS + 63) / 64)
+#define SEG_MIN_MMAP ((size_t)1 << 20) /* first mmap'd segment; doubles to SEG_MAX */
+#define SEG_MAX_MMAP ((size_t)64 << 20)
+
+struct dp_arena;
+
+/* A contiguous stretch of chunks: the brk heap, or one mmap'd region. */
+typedef struct dp_segment {
+  uintptr_t base;          /* first chunk */
+  uintptr_t end;           /* fencepost chunk (16 bytes, always in use) */
+  uintptr_t fresh;         /* [fresh, end) untouched since the kernel zeroed it */
+  void *map_base;          /* mmap'd region start (NULL for brk) */
+  size_t map_size;         /* mmap'd region size (0 for brk) */
+  struct dp_arena *arena;  /* owner */
+  struct dp_segment *next; /* arena's list */
+  bool is_brk;             /* lives in the program break */
+} dp_segment;
+
+typedef struct dp_arena {
+  dp_lock lock;                        /* guards everything below */
+  unsigned index;                      /* 0 = main arena (brk) */
+  dp_chunk *top;                       /* top chunk: end of seg_top, not in bins */
+  dp_segment *seg_top;                 /* segment holding the top chunk */
+  dp_segment *segs;                    /* every segment of this arena */
+  uint64_t binmap[ARENA_BINMAP_WORDS]; /* bit i set: bins[i] not empty */
+  dp_chunk *bins[ARENA_NBINS];         /* free chunks by size, doubly linked */
+  size_t next_seg_size;                /* size of the next mmap'd segment */
+  /* accounting (under lock) */
+  size_t system_bytes;                 /* bytes of all segments */
+  size_t free_bytes;                   /* bytes in the bins */
+  size_t free_chunks;                  /* chunks in the bins */
+  size_t out_bytes;                    /* bytes of chunks out of the arena */
+  size_t out_peak;                     /* largest out_bytes */
+  size_t dirty_freed;                  /* bytes freed since the last purge */
+  size_t madvise_calls, madvise_bytes; /* pages given back inside segments */
+  int threads;                         /* threads attached now */
+  struct dp_arena *next;               /* list of all arenas */
+} dp_arena;
+
+extern dp_arena dp_main_arena;
+extern dp_arena *dp_arenas;     /* all arenas, main first */
+extern unsigned dp_narenas;
+extern dp_lock dp_arenas_lock;  /* guards the list and attachment counts */
+
+/* brk-heap facts for reports */
+extern uintptr_t dp_heap_start;
+extern size_t dp_heap_peak;
+extern size_t dp_brk_grows, dp_brk_shrinks, dp_brk_failures;
+
+void dp_arena_init(dp_arena *a, unsigned index);
+/* all with a->lock held */
+dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed);
+dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align);
+size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n);
+void dp_arena_free(dp_arena *a, dp_chunk *c);
+bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);
+void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs);
+bool dp_arena_trim(dp_arena *a, size_t pad, bool full);
+void dp_arena_check(dp_arena *a);
+/* the segment of an out-of-arena chunk, validated; fatal on garbage */
+dp_segment *dp_chunk_segment(const char *func, const void *mem);
+dp_arena *dp_arena_pick(void);
+void dp_arena_detach(dp_arena *a);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * chunk.h - the chunk: the unit the arenas cut the heap into.
+ *
+ *   chunk ->  +-----------------------------+
+ *             | prev_size (if previous free) |  8 bytes, lives in the
+ *             +-----------------------------+  previous chunk's tail
+ *             | size            |C|M|I|P |  8 bytes: the only overhead
+ *   mem   ->  +-----------------------------+
+ *             | fd  (encoded, when free)     |  program data when in use
+ *             | bk  (encoded, when free)     |
+ *             | ...                          |
+ *   next  ->  | prev_size = size (when free) |
+ *             +-----------------------------+
+ *
+ * P PREV_INUSE  the chunk before this one is not in the bins
+ * I INUSE       this chunk is out of the arena (program or thread cache)
+ * M MMAPPED     a large block in its own mapping (prev_size = offset of
+ *               the chunk from the mapping's start)
+ * C CLEAN       a free chunk whose inner pages were given back (madvise)
+ *
+ * Sizes are multiples of 16; the smallest chunk is 32 bytes.  A chunk of
+ * size S holds S - 8 bytes of program data (it may use the next chunk's
+ * prev_size word, which is only meaningful while this chunk is free).
+ */
+#ifndef DEPOT_CHUNK_H
+#define DEPOT_CHUNK_H
+#include "internal.h"
+
+typedef struct dp_chunk {
+  size_t prev_size;     /* size of the previous chunk, valid while it is free */
+  size_t head;          /* size | C_* flags */
+  uintptr_t fd_enc;     /* next free chunk in the bin, encoded */
+  uintptr_t bk_enc;     /* previous free chunk in the bin, encoded */
+} dp_chunk;
+
+#define C_PREV_INUSE ((size_t)1)
+#define C_INUSE ((size_t)2)
+#define C_MMAPPED ((size_t)4)
+#define C_CLEAN ((size_t)8)
+#define C_FLAGS ((size_t)15)
+
+DEPOT_INLINE dp_chunk *mem2chunk(const void *p) { return (dp_chunk *)((char *)p - 16); }
+DEPOT_INLINE void *chunk2mem(const dp_chunk *c) { return (char *)c + 16; }
+DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return c->head & ~C_FLAGS; }
+DEPOT_INLINE dp_chunk *chunk_at(const void *c, size_t off) {
+  return (dp_chunk *)((char *)c + off);
+}
+DEPOT_INLINE dp_chunk *chunk_next(const dp_chunk *c) { return chunk_at(c, chunk_size(c)); }
+
+/* request bytes -> chunk size (multiple of 16, at least 32) */
+DEPOT_INLINE size_t request2size(size_t n) {
+  size_t cs = (n + DP_HDR + 15) & ~(size_t)15;
+  return cs < DP_MINCHUNK ? DP_MINCHUNK : cs;
+}
+/* bytes of program data a chunk holds */
+DEPOT_INLINE size_t chunk_usable(const dp_chunk *c) {
+  return (c->head & C_MMAPPED) ? chunk_size(c) - 16 : chunk_size(c) - DP_HDR;
+}
+
+/* free-list links: pointer ^ (where it is stored >> 12) ^ secret, so a
+ * use-after-free write cannot plant an address of the attacker's choosing */
+DEPOT_INLINE uintptr_t link_encode(const void *where, const void *ptr) {
+  return (uintptr_t)ptr ^ ((uintptr_t)where >> 12) ^ dp_secret;
+}
+DEPOT_INLINE void *link_decode(const void *where, uintptr_t v) {
+  return (void *)(v ^ ((uintptr_t)where >> 12) ^ dp_secret);
+}
+
+#endif

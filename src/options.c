@@ -1,0 +1,230 @@
+/*
+ * options.c - the option table.
+ *
+ * Each tunable has one row: its depot name, its environment variable
+ * (DEPOT_*, and glibc's MALLOC_*_ spelling as a fallback), the mallopt(3)
+ * parameter with the same meaning, and where its value lives.  The
+ * environment is read once, at initialisation, by walking environ (no
+ * getenv, no allocation).  mallopt and depot_option_set write the same
+ * fields, with glibc's rules for what is accepted.
+ */
+#include "internal.h"
+
+#include <malloc.h>
+#include <strings.h>
+
+extern char **environ;
+
+dp_options dp_opt = {
+    .mmap_threshold = DEFAULT_MMAP_THRESHOLD,
+    .trim_threshold = DEFAULT_TRIM_THRESHOLD,
+    .top_pad = DEFAULT_TOP_PAD,
+    .mmap_max = DEFAULT_MMAP_MAX,
+    .arena_max = 0,
+    .arena_test = 8,
+    .perturb = 0,
+    .report_fd = 2,
+    .check_action = 3,
+};
+_Atomic unsigned dp_options_epoch;
+
+enum opt_id {
+  OPT_MMAP_THRESHOLD,
+  OPT_TRIM_THRESHOLD,
+  OPT_TOP_PAD,
+  OPT_MMAP_MAX,
+  OPT_ARENA_MAX,
+  OPT_ARENA_TEST,
+  OPT_PERTURB,
+  OPT_TRACE,
+  OPT_REPORT,
+  OPT_COUNT
+};
+
+typedef struct opt_row {
+  const char *name;      /* depot_option_* name, DEPOT_<NAME> in the environment */
+  const char *glibc_env; /* glibc's environment spelling */
+  int mallopt_param;     /* M_* with the same meaning, or 0 */
+} opt_row;
+
+static const opt_row opt_table[OPT_COUNT] = {
+    [OPT_MMAP_THRESHOLD] = {"mmap_threshold", "MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD},
+    [OPT_TRIM_THRESHOLD] = {"trim_threshold", "MALLOC_TRIM_THRESHOLD_", M_TRIM_THRESHOLD},
+    [OPT_TOP_PAD] = {"top_pad", "MALLOC_TOP_PAD_", M_TOP_PAD},
+    [OPT_MMAP_MAX] = {"mmap_max", "MALLOC_MMAP_MAX_", M_MMAP_MAX},
+    [OPT_ARENA_MAX] = {"arena_max", "MALLOC_ARENA_MAX", M_ARENA_MAX},
+    [OPT_ARENA_TEST] = {"arena_test", "MALLOC_ARENA_TEST", M_ARENA_TEST},
+    [OPT_PERTURB] = {"perturb", "MALLOC_PERTURB_", M_PERTURB},
+    [OPT_TRACE] = {"trace", NULL, 0},
+    [OPT_REPORT] = {"report", NULL, 0},
+};
+
+/* Apply one value with glibc's acceptance rules.  Returns false if the
+ * value is refused (as mallopt returns 0). */
+static bool opt_apply(enum opt_id id, long v) {
+  switch (id) {
+  case OPT_MMAP_THRESHOLD:
+    /* glibc refuses thresholds above HEAP_MAX_SIZE/2 (32 MiB on 64-bit) */
+    if ((unsigned long)v > MAX_DYN_MMAP_THRESHOLD)
+      return false;
+    dp_opt.mmap_threshold = (size_t)v;
+    dp_opt.mmap_threshold_fixed = true;
+    break;
+  case OPT_TRIM_THRESHOLD:
+    dp_opt.trim_threshold = (size_t)(unsigned long)v;
+    dp_opt.mmap_threshold_fixed = true;
+    break;
+  case OPT_TOP_PAD:
+    dp_opt.top_pad = (size_t)(unsigned long)v;
+    dp_opt.mmap_threshold_fixed = true;
+    break;
+  case OPT_MMAP_MAX:
+    dp_opt.mmap_max = v < 0 ? 0 : v;
+    dp_opt.mmap_threshold_fixed = true;
+    break;
+  case OPT_ARENA_MAX:
+    if (v > 0)
+      dp_opt.arena_max = v;
+    break;
+  case OPT_ARENA_TEST:
+    if (v > 0)
+      dp_opt.arena_test = v;
+    break;
+  case OPT_PERTURB:
+    dp_opt.perturb = (int)(v & 0xff);
+    break;
+  case OPT_TRACE:
+    dp_opt.trace = v != 0;
+    break;
+  case OPT_REPORT:
+    dp_opt.report = v != 0;
+    break;
+  case OPT_COUNT:
+    return false;
+  }
+  atomic_fetch_add(&dp_options_epoch, 1);
+  return true;
+}
+
+static long opt_value(enum opt_id id) {
+  switch (id) {
+  case OPT_MMAP_THRESHOLD: return (long)dp_opt.mmap_threshold;
+  case OPT_TRIM_THRESHOLD: return (long)dp_opt.trim_threshold;
+  case OPT_TOP_PAD: return (long)dp_opt.top_pad;
+  case OPT_MMAP_MAX: return dp_opt.mmap_max;
+  case OPT_ARENA_MAX: return dp_opt.arena_max;
+  case OPT_ARENA_TEST: return dp_opt.arena_test;
+  case OPT_PERTURB: return dp_opt.perturb;
+  case OPT_TRACE: return dp_opt.trace;
+  case OPT_REPORT: return dp_opt.report;
+  case OPT_COUNT: break;
+  }
+  return -1;
+}
+
+/* environ lookup without getenv: "NAME=value" -> value */
+static const char *env_find(const char *name) {
+  if (!environ || !name)
+    return NULL;
+  size_t n = strlen(name);
+  for (char **e = environ; *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+      return *e + n + 1;
+  return NULL;
+}
+
+static int name_eq_upper(const char *lower, const char *s, size_t n) {
+  /* DEPOT_<NAME>: compare the upper-case env name with the table's name */
+  for (size_t i = 0; i < n; i++) {
+    char c = lower[i];
+    if (c >= 'a' && c <= 'z')
+      c = (char)(c - 'a' + 'A');
+    if (c != s[i])
+      return 0;
+  }
+  return lower[n] == 0;
+}
+
+static const char *env_find_depot(const char *name) {
+  if (!environ)
+    return NULL;
+  for (char **e = environ; *e; e++) {
+    if (strncmp(*e, "DEPOT_", 6) != 0)
+      continue;
+    const char *k = *e + 6, *eq = strchr(k, '=');
+    if (eq && name_eq_upper(name, k, (size_t)(eq - k)))
+      return eq + 1;
+  }
+  return NULL;
+}
+
+void dp_options_init(void) {
+  for (int id = 0; id < OPT_COUNT; id++) {
+    const opt_row *r = &opt_table[id];
+    const char *v = env_find_depot(r->name);
+    if (!v)
+      v = env_find(r->glibc_env);
+    if (!v)
+      continue;
+    if (id == OPT_REPORT && v[0] && !(v[0] >= '0' && v[0] <= '9')) {
+      /* DEPOT_REPORT=stdout|stderr */
+      dp_opt.report = true;
+      dp_opt.report_fd = strcmp(v, "stdout") == 0 ? 1 : 2;
+      continue;
+    }
+    bool ok;
+    long val;
+    if (v[0] == '-') {
+      val = -(long)dp_parse_size(v + 1, &ok);
+    } else {
+      val = (long)dp_parse_size(v, &ok);
+    }
+    if (ok)
+      opt_apply((enum opt_id)id, val);
+  }
+}
+
+int dp_mallopt(int param, int value) {
+  switch (param) {
+  case M_MXFAST:
+    /* depot has no fast bins (the thread cache plays that part); glibc's
+     * range check is kept so programs see the same answer */
+    return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;
+  case M_CHECK_ACTION:
+    dp_opt.check_action = value;
+    return 1;
+  }
+  for (int id = 0; id < OPT_COUNT; id++)
+    if (opt_table[id].mallopt_param == param && param != 0)
+      return opt_apply((enum opt_id)id, value) ? 1 : 0;
+  return 1; /* glibc ignores unknown parameters and returns 1 */
+}
+
+static int opt_lookup(const char *name) {
+  if (!name)
+    return -1;
+  for (int id = 0; id < OPT_COUNT; id++)
+    if (strcasecmp(opt_table[id].name, name) == 0)
+      return id;
+  return -1;
+}
+
+DEPOT_EXPORT int depot_option_set(const char *name, long value) {
+  dp_init();
+  int id = opt_lookup(name);
+  if (id < 0 || !opt_apply((enum opt_id)id, value)) {
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+
+DEPOT_EXPORT long depot_option_get(const char *name) {
+  dp_init();
+  int id = opt_lookup(name);
+  if (id < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return opt_value((enum opt_id)id);
+}

@@ -1,0 +1,189 @@
+/*
+ * os.c - the platform layer: the only file that calls the kernel.
+ *
+ * Every request for address space (brk, mmap), every return of it (brk
+ * down, munmap, madvise) and every diagnostic write passes through here, so
+ * DEPOT_TRACE=1 can show each one as it happens.  Nothing here allocates.
+ * Functions return NULL (or (void*)-1 for sbrk) on failure and leave errno
+ * as the kernel set it; callers turn that into ENOMEM for the program.
+ */
+#include "internal.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void os_trace(const char *what, const void *addr, intptr_t len, const void *result) {
+  dp_line l = {.len = 0};
+  dp_line_str(&l, "depot: ");
+  dp_line_str(&l, what);
+  dp_line_str(&l, " ");
+  if (addr) {
+    dp_line_hex(&l, (uintptr_t)addr);
+    dp_line_str(&l, " ");
+  }
+  if (len < 0) {
+    dp_line_str(&l, "-");
+    dp_line_u(&l, (uint64_t)(-len));
+  } else {
+    dp_line_u(&l, (uint64_t)len);
+  }
+  dp_line_str(&l, " bytes");
+  if (result) {
+    dp_line_str(&l, " -> ");
+    dp_line_hex(&l, (uintptr_t)result);
+  }
+  dp_line_str(&l, "\n");
+  dp_line_flush(&l, 2);
+}
+
+void *dp_os_sbrk(intptr_t incr) {
+  int saved = errno;
+  void *r = sbrk(incr);
+  if (r == (void *)-1) {
+    if (dp_opt.trace)
+      os_trace("brk failed", NULL, incr, NULL);
+    return r;
+  }
+  errno = saved;
+  if (dp_opt.trace)
+    os_trace(incr >= 0 ? "brk grow" : "brk shrink", r, incr, (char *)r + incr);
+  return r;
+}
+
+void *dp_os_brk_current(void) { return sbrk(0); }
+
+void *dp_os_mmap(size_t len) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    if (dp_opt.trace)
+      os_trace("mmap failed", NULL, (intptr_t)len, NULL);
+    return NULL;
+  }
+  if (dp_opt.trace)
+    os_trace("mmap", NULL, (intptr_t)len, p);
+  return p;
+}
+
+/* A mapping whose start is a multiple of align (a power of two >= page):
+ * map len + align, then cut off the unaligned head and the tail. */
+void *dp_os_mmap_aligned(size_t len, size_t align) {
+  if (len + align < len)
+    return NULL;
+  char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    if (dp_opt.trace)
+      os_trace("mmap failed", NULL, (intptr_t)len, NULL);
+    return NULL;
+  }
+  uintptr_t a = dp_align_up((uintptr_t)p, align);
+  size_t head = a - (uintptr_t)p, tail = align - head;
+  if (head)
+    munmap(p, head);
+  if (tail)
+    munmap((char *)a + len, tail);
+  if (dp_opt.trace)
+    os_trace("mmap", NULL, (intptr_t)len, (void *)a);
+  return (void *)a;
+}
+
+void dp_os_munmap(void *p, size_t len) {
+  int saved = errno;
+  munmap(p, len);
+  errno = saved;
+  if (dp_opt.trace)
+    os_trace("munmap", p, (intptr_t)len, NULL);
+}
+
+void *dp_os_mremap(void *p, size_t old_len, size_t new_len) {
+  void *r = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+  if (r == MAP_FAILED)
+    return NULL;
+  if (dp_opt.trace)
+    os_trace("mremap", p, (intptr_t)new_len, r);
+  return r;
+}
+
+void dp_os_release(void *p, size_t len) {
+  int saved = errno;
+  madvise(p, len, MADV_DONTNEED);
+  errno = saved;
+  if (dp_opt.trace)
+    os_trace("madvise dontneed", p, (intptr_t)len, NULL);
+}
+
+void dp_os_write(int fd, const char *s, size_t n) {
+  int saved = errno;
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+  errno = saved;
+}
+
+void dp_os_futex_wait(atomic_int *addr, int val) {
+  int saved = errno;
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+  errno = saved;
+}
+
+void dp_os_futex_wake(atomic_int *addr, int n) {
+  int saved = errno;
+  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+  errno = saved;
+}
+
+uint64_t dp_os_random(void) {
+  uint64_t v = 0;
+  int saved = errno;
+  if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&v ^
+        ((uint64_t)getpid() << 32);
+  }
+  errno = saved;
+  return v | 1;
+}
+
+unsigned dp_os_ncpus(void) {
+  cpu_set_t set;
+  int saved = errno;
+  unsigned n = 0;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    n = (unsigned)CPU_COUNT(&set);
+  errno = saved;
+  return n ? n : 1;
+}
+
+/* the futex mutex's contended path */
+void dp_lock_slow(dp_lock *l) {
+  int c = 0;
+  for (int spin = 0; spin < 100; spin++) {
+    c = 0;
+    if (atomic_compare_exchange_weak_explicit(&l->state, &c, 1, memory_order_acquire,
+                                              memory_order_relaxed))
+      return;
+    if (c == 2)
+      break;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  if (c != 2)
+    c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+  while (c != 0) {
+    dp_os_futex_wait(&l->state, 2);
+    c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+  }
+}

@@ -1,0 +1,263 @@
+/*
+ * tcache.c - the retail counter: one cache of free blocks per thread.
+ *
+ * malloc pops and free pushes a per-thread singly linked list by size
+ * class, with no lock and no atomic instruction (api.c holds those fast
+ * paths).  A list that runs dry is refilled from the thread's arena in one
+ * locked trip (blocks cut side by side); a list that reaches its limit
+ * sends half of its blocks home, each to the arena that owns it (found
+ * through the pagemap), so a block freed by another thread goes home with
+ * only its own arena's lock, never a global one.
+ *
+ * A thread starts with dp_tc pointing at dp_tc_empty, whose lists are empty
+ * and whose limits are zero: the first malloc and the first free fall into
+ * the slow path, which makes the real cache.  No fast path ever asks "is
+ * this thread initialised?".  At thread exit a pthread key destructor
+ * sends every cached block home, detaches the arena (a later thread reuses
+ * it) and recycles the cache, so memory does not grow with the number of
+ * threads that come and go.
+ *
+ * Cached blocks keep word 0 = encoded next link, word 1 = dp_tc_key; a
+ * free that finds the key in word 1 checks this thread's list for the
+ * block and stops a double free.
+ */
+#include "tcache.h"
+
+#include <pthread.h>
+
+__thread dp_tcache *dp_tc __attribute__((tls_model("initial-exec"))) = &dp_tc_empty;
+dp_tcache dp_tc_empty;
+static dp_tcache tc_dead = {.arena = &dp_main_arena}; /* after the thread exit: no caching */
+
+static dp_lock tc_list_lock = DP_LOCK_INIT;
+static dp_tcache *tc_live;      /* every live cache */
+static dp_tcache *tc_recycled;  /* caches of exited threads */
+static uint64_t tc_total, tc_nlive;
+static uint64_t tc_dead_nmalloc, tc_dead_nfree; /* counts of exited threads */
+static pthread_key_t tc_key;
+static bool tc_key_ok;
+
+static void tc_thread_exit(void *arg);
+
+void dp_tcache_global_init(void) {
+  tc_key_ok = pthread_key_create(&tc_key, tc_thread_exit) == 0;
+}
+
+static void tc_set_limits(dp_tcache *tc) {
+  tc->epoch = atomic_load_explicit(&dp_options_epoch, memory_order_relaxed);
+  bool off = dp_opt.perturb != 0;
+  for (unsigned c = 0; c < TC_NBINS; c++) {
+    size_t sz = tc_class_size(c);
+    uint32_t lim = 0;
+    if (c >= 2 && !off) {
+      size_t want = 16384 / sz;
+      lim = (uint32_t)(want < 8 ? 8 : want > 256 ? 256 : want);
+    }
+    tc->bins[c].limit = lim;
+  }
+}
+
+dp_tcache *dp_tcache_get(void) {
+  dp_tcache *tc = dp_tc;
+  if (likely(tc->live))
+    return tc;
+  if (tc == &tc_dead)
+    return tc;
+  dp_init();
+  dp_lock_acquire(&tc_list_lock);
+  tc = tc_recycled;
+  if (tc)
+    tc_recycled = tc->next;
+  dp_lock_release(&tc_list_lock);
+  if (!tc) {
+    tc = dp_meta_alloc(sizeof(dp_tcache));
+    if (!tc)
+      return &tc_dead;
+  } else {
+    memset(tc, 0, sizeof *tc);
+  }
+  tc->secret = dp_secret;
+  tc->key = dp_tc_key;
+  tc->arena = dp_arena_pick();
+  tc_set_limits(tc);
+  tc->live = true;
+  dp_lock_acquire(&tc_list_lock);
+  tc->next = tc_live;
+  tc->prev = NULL;
+  if (tc_live)
+    tc_live->prev = tc;
+  tc_live = tc;
+  tc_total++;
+  tc_nlive++;
+  dp_lock_release(&tc_list_lock);
+  dp_tc = tc;
+  if (tc_key_ok)
+    pthread_setspecific(tc_key, tc);
+  return tc;
+}
+
+/* Refill class cls from the arena, then pop one block. */
+void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
+  dp_tc_bin *b = &tc->bins[cls];
+  size_t cs = tc_class_size(cls);
+  void *buf[128];
+  size_t want = b->limit / 2;
+  if (want > 128)
+    want = 128;
+  if (want < 1)
+    want = 1;
+  dp_arena *a = tc->arena;
+  dp_lock_acquire(&a->lock);
+  size_t got = dp_arena_alloc_batch(a, cs, buf, want);
+  dp_arena_check(a);
+  dp_lock_release(&a->lock);
+  if (got == 0)
+    return NULL;
+  tc->nrefill++;
+  for (size_t i = got - 1; i > 0; i--)
+    tc_push(tc, b, buf[i]);
+  ((void **)buf[0])[1] = NULL;
+  return buf[0];
+}
+
+/* Send one validated out-of-arena block home, under its arena's lock. */
+void dp_free_to_arena(void *mem) {
+  dp_pm_entry *e = dp_pagemap_get((uintptr_t)mem);
+  dp_arena *a = e->seg->arena;
+  dp_lock_acquire(&a->lock);
+  dp_arena_free(a, mem2chunk(mem));
+  dp_arena_check(a);
+  dp_lock_release(&a->lock);
+}
+
+/* Keep the newest `keep` blocks of a class; the rest go home, grouped so
+ * that a run of blocks of one arena takes its lock once. */
+void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
+  dp_tc_bin *b = &tc->bins[cls];
+  if (b->count <= keep)
+    return;
+  void **cut = NULL, **p = b->head;
+  for (uint32_t i = 0; i < keep; i++) {
+    cut = p;
+    p = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+  }
+  if (cut)
+    cut[0] = (void *)((uintptr_t)0 ^ ((uintptr_t)cut >> 12) ^ tc->secret);
+  else
+    b->head = NULL;
+  b->count = keep;
+  tc->nflush++;
+  dp_arena *held = NULL;
+  while (p) {
+    void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+    if (unlikely((uintptr_t)next & 15))
+      dp_fatal("free", "corrupted thread cache at", p);
+    p[1] = NULL;
+    dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
+    if (unlikely(!e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
+      dp_fatal("free", "corrupted thread cache at", p);
+    dp_arena *a = e->seg->arena;
+    if (a != held) {
+      if (held) {
+        dp_arena_check(held);
+        dp_lock_release(&held->lock);
+      }
+      dp_lock_acquire(&a->lock);
+      held = a;
+    }
+    dp_arena_free(a, mem2chunk(p));
+    p = next;
+  }
+  if (held) {
+    dp_arena_check(held);
+    dp_lock_release(&held->lock);
+  }
+}
+
+void dp_tcache_flush_all(dp_tcache *tc) {
+  if (!tc->live)
+    return;
+  for (unsigned c = 0; c < TC_NBINS; c++)
+    dp_tcache_flush_bin(tc, c, 0);
+}
+
+bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
+  dp_tc_bin *b = &tc->bins[cls];
+  void **p = b->head;
+  for (uint32_t i = 0; p && i < b->count; i++) {
+    if (p == mem)
+      return true;
+    p = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+  }
+  return false;
+}
+
+static void tc_thread_exit(void *arg) {
+  dp_tcache *tc = arg;
+  if (!tc || !tc->live)
+    return;
+  dp_tcache_flush_all(tc);
+  dp_arena_detach(tc->arena);
+  dp_lock_acquire(&tc_list_lock);
+  if (tc->prev)
+    tc->prev->next = tc->next;
+  else
+    tc_live = tc->next;
+  if (tc->next)
+    tc->next->prev = tc->prev;
+  tc_nlive--;
+  tc_dead_nmalloc += tc->nmalloc;
+  tc_dead_nfree += tc->nfree;
+  tc->live = false;
+  tc->next = tc_recycled;
+  tc_recycled = tc;
+  dp_lock_release(&tc_list_lock);
+  tc_dead.arena = &dp_main_arena;
+  dp_tc = &tc_dead;
+}
+
+void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
+                           uint64_t *live, uint64_t *total) {
+  dp_lock_acquire(&tc_list_lock);
+  uint64_t m = tc_dead_nmalloc, f = tc_dead_nfree, cb = 0;
+  for (dp_tcache *tc = tc_live; tc; tc = tc->next) {
+    m += tc->nmalloc;
+    f += tc->nfree;
+    for (unsigned c = 0; c < TC_NBINS; c++)
+      cb += (uint64_t)tc->bins[c].count * tc_class_size(c);
+  }
+  *nmalloc = m;
+  *nfree = f;
+  *cached_bytes = cb;
+  *live = tc_nlive;
+  *total = tc_total;
+  dp_lock_release(&tc_list_lock);
+}
+
+/* ---- fork ----------------------------------------------------------- */
+void dp_tcache_fork_prepare(void);
+void dp_tcache_fork_parent(void);
+void dp_tcache_fork_child(void);
+void dp_tcache_fork_prepare(void) { dp_lock_acquire(&tc_list_lock); }
+void dp_tcache_fork_parent(void) { dp_lock_release(&tc_list_lock); }
+/* In the child only this thread exists: the other caches are orphans.
+ * Their blocks stay out of the arenas (as glibc's tcache would), but they
+ * no longer count as threads. */
+void dp_tcache_fork_child(void) {
+  dp_lock_reinit(&tc_list_lock);
+  dp_tcache *me = dp_tc;
+  tc_live = NULL;
+  tc_nlive = 0;
+  for (dp_arena *a = dp_arenas; a; a = a->next)
+    a->threads = 0;
+  if (me->live) {
+    me->next = me->prev = NULL;
+    tc_live = me;
+    tc_nlive = 1;
+    me->arena->threads = 1;
+  }
+}
+
+/* options changed (mallopt, depot_option_set): re-read the limits */
+void dp_tcache_relimit(dp_tcache *tc);
+void dp_tcache_relimit(dp_tcache *tc) { tc_set_limits(tc); }

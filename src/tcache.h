@@ -1,0 +1,66 @@
+/* tcache.h - per-thread caches (see tcache.c) */
+#ifndef DEPOT_TCACHE_H
+#define DEPOT_TCACHE_H
+#include "arena.h"
+
+typedef struct dp_tc_bin {
+  void *head;     /* newest cached block; blocks linked through word 0, encoded */
+  uint32_t count; /* blocks in the list */
+  uint32_t limit; /* most blocks kept; 0 sends every call to the slow path */
+} dp_tc_bin;
+
+typedef struct dp_tcache {
+  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 1 KiB, 4 per doubling to 16 KiB */
+  uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
+  uint64_t key;             /* copy of dp_tc_key: word 1 of a cached block */
+  dp_arena *arena;          /* where refills come from */
+  unsigned epoch;           /* dp_options_epoch when the limits were set */
+  bool live;                /* a real thread's cache (not the empty or dead one) */
+  uint64_t nmalloc;         /* calls served here, fast or slow */
+  uint64_t nfree;           /* frees */
+  uint64_t nrefill, nflush; /* trips to the arena */
+  struct dp_tcache *next, *prev; /* all live caches */
+} dp_tcache;
+
+extern __thread dp_tcache *dp_tc;
+extern dp_tcache dp_tc_empty;
+
+dp_tcache *dp_tcache_get(void);           /* this thread's cache, made on first use */
+void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls); /* refill then pop */
+void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
+void dp_tcache_flush_all(dp_tcache *tc);
+bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);
+void dp_free_to_arena(void *mem);         /* validated block straight home */
+void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
+                           uint64_t *live, uint64_t *total);
+void dp_tcache_global_init(void);
+
+/* class arithmetic */
+DEPOT_INLINE size_t tc_class_size(unsigned c) {
+  if (c <= 64)
+    return (size_t)c << 4;
+  unsigned k = c - 65, e = 10 + k / 4, sub = k % 4;
+  return (size_t)(5 + sub) << (e - 2);
+}
+/* smallest class holding a chunk of cs bytes (cs <= TC_MAX_CHUNK) */
+DEPOT_INLINE unsigned tc_class_ceil(size_t cs) {
+  if (cs <= TC_EXACT_MAX)
+    return (unsigned)(cs >> 4);
+  unsigned e = 63u - (unsigned)__builtin_clzll(cs - 1);
+  return 65 + (e - 10) * 4 + (unsigned)(((cs - 1) >> (e - 2)) & 3);
+}
+/* largest class a chunk of cs bytes can serve */
+DEPOT_INLINE unsigned tc_class_floor(size_t cs) {
+  unsigned c = tc_class_ceil(cs);
+  return tc_class_size(c) > cs ? c - 1 : c;
+}
+
+DEPOT_INLINE void tc_push(dp_tcache *tc, dp_tc_bin *b, void *mem) {
+  void **w = mem;
+  w[0] = (void *)((uintptr_t)b->head ^ ((uintptr_t)w >> 12) ^ tc->secret);
+  w[1] = (void *)tc->key;
+  b->head = mem;
+  b->count++;
+}
+
+#endif

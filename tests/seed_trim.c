@@ -1,0 +1,122 @@
+/* seed_trim: returning memory.
+ *   default: freeing a lot at the top of the heap lowers the break;
+ *   M_TRIM_THRESHOLD high: the same frees leave the break where it is, and
+ *     malloc_trim(0) then lowers it;
+ *   malloc_trim(0) gives back free pages in the middle of the heap: RSS
+ *     (/proc/self/statm) drops after freeing many small blocks, while a block
+ *     allocated after them keeps the break up.
+ * Each case runs in a fresh fork. */
+#include "common.h"
+
+enum { NB = 4096, BSZ = 1024 }; /* 4 MiB of 1 KiB blocks */
+static void *blk[NB];
+
+static uintptr_t fill_heap(void) {
+  for (int i = 0; i < NB; i++) {
+    blk[i] = malloc(opaque_size(BSZ));
+    REQUIRE(blk[i] != NULL);
+    memset(blk[i], 0x77, BSZ);
+  }
+  return cur_brk();
+}
+static void free_all(void) {
+  for (int i = 0; i < NB; i++) free(blk[i]);
+}
+
+static void sub_default_trims(void *a) {
+  (void)a;
+  uintptr_t b0 = cur_brk();
+  uintptr_t peak = fill_heap();
+  CHECKM(peak >= b0 + NB * BSZ / 2, "the break did not grow: %#lx -> %#lx",
+         (unsigned long)b0, (unsigned long)peak);
+  free_all();
+  uintptr_t after = cur_brk();
+  CHECKM(after + 2 * MiB <= peak,
+         "freeing 4 MiB at the top lowered the break only from %#lx to %#lx",
+         (unsigned long)peak, (unsigned long)after);
+  /* and it can grow again */
+  uintptr_t again = fill_heap();
+  CHECK(again > after);
+  free_all();
+}
+
+static void sub_high_threshold(void *a) {
+  (void)a;
+  CHECK(mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1);
+  uintptr_t peak = fill_heap();
+  free_all();
+  uintptr_t after = cur_brk();
+  CHECKM(after == peak,
+         "M_TRIM_THRESHOLD 256 MiB, yet freeing 4 MiB moved the break %#lx -> %#lx",
+         (unsigned long)peak, (unsigned long)after);
+  int r = malloc_trim(0);
+  uintptr_t trimmed = cur_brk();
+  CHECKM(trimmed + 2 * MiB <= peak,
+         "malloc_trim(0) lowered the break only from %#lx to %#lx",
+         (unsigned long)peak, (unsigned long)trimmed);
+  CHECKM(r == 1, "malloc_trim(0) returned %d after releasing memory", r);
+}
+
+/* a lower threshold set with mallopt trims as well */
+static void sub_low_threshold(void *a) {
+  (void)a;
+  CHECK(mallopt(M_TRIM_THRESHOLD, 64 * 1024) == 1);
+  uintptr_t peak = fill_heap();
+  free_all();
+  uintptr_t after = cur_brk();
+  CHECKM(after + 3 * MiB <= peak, "M_TRIM_THRESHOLD 64 KiB: break %#lx -> %#lx",
+         (unsigned long)peak, (unsigned long)after);
+}
+
+/* malloc_trim(0) releases free pages that are not at the top */
+static void sub_malloc_trim_rss(void *a) {
+  (void)a;
+  CHECK(mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1);
+  enum { N = 65536, SZ = 512 }; /* 32 MiB of 512-byte blocks */
+  static void *v[N];
+  for (int i = 0; i < N; i++) {
+    v[i] = malloc(opaque_size(SZ));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], 0x3c, SZ);
+  }
+  void *pin = malloc(opaque_size(SZ)); /* keeps the break up */
+  REQUIRE(pin != NULL);
+  memset(pin, 1, SZ);
+  uintptr_t brk_before = cur_brk();
+  size_t rss1 = rss_bytes();
+  for (int i = 0; i < N; i++) free(v[i]);
+  size_t rss2 = rss_bytes();
+  int r = malloc_trim(0);
+  size_t rss3 = rss_bytes();
+  fprintf(stderr, "  rss: %zu KiB in use, %zu KiB after free, %zu KiB after malloc_trim(0)=%d\n",
+          rss1 / 1024, rss2 / 1024, rss3 / 1024, r);
+  CHECKM(rss3 + 24 * MiB <= rss1,
+         "RSS %zu KiB -> %zu KiB after freeing 32 MiB of small blocks and malloc_trim(0)",
+         rss1 / 1024, rss3 / 1024);
+  CHECKM(r == 1, "malloc_trim(0) returned %d after releasing memory", r);
+  CHECKM(cur_brk() >= (uintptr_t)pin + SZ && cur_brk() <= brk_before,
+         "break %#lx, pin at %p, break before %#lx", (unsigned long)cur_brk(), pin,
+         (unsigned long)brk_before);
+  CHECK(all_bytes(pin, SZ, 1));
+  /* released memory is usable again and reads as written */
+  for (int i = 0; i < N; i++) {
+    v[i] = malloc(opaque_size(SZ));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], 0x4d, SZ);
+  }
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    if (!all_bytes(v[i], SZ, 0x4d)) bad++;
+  CHECKM(bad == 0, "%d blocks lost their contents after reuse", bad);
+  for (int i = 0; i < N; i++) free(v[i]);
+  free(pin);
+}
+
+int main(void) {
+  t_name = "seed_trim";
+  SUBTEST(sub_default_trims);
+  SUBTEST(sub_high_threshold);
+  SUBTEST(sub_low_threshold);
+  SUBTEST(sub_malloc_trim_rss);
+  return t_done();
+}

@@ -27,10 +27,10 @@ lib: $(BUILD)/libdepot.so $(BUILD)/libdepot.a
 # One translation unit (src/*.c included by build/unity.c) lets the
 # compiler inline the fast paths across files, as an LTO build would.
 $(BUILD)/unity.c: $(SRCS) | $(BUILD)
-	@{ for f in $(SRCS); do echo "#include \"../$$f\""; done; } > $@.tmp && \
+	@{ for f in $(SRCS); do echo "#include \"$(CURDIR)/$$f\""; done; } > $@.tmp && \
 	  (cmp -s $@.tmp $@ || mv $@.tmp $@); rm -f $@.tmp
 
-$(BUILD)/depot.o: $(BUILD)/unity.c $(HDRS)
+$(BUILD)/depot.o: $(BUILD)/unity.c $(SRCS) $(HDRS)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
 $(BUILD)/libdepot.so: $(BUILD)/depot.o src/exports.map
@@ -53,7 +53,8 @@ debug:
 prefix:
 	$(MAKE) BUILD=build/prefix EXTRA_CFLAGS="-DDEPOT_PREFIX=1 $(PREFIX_CFLAGS)" build/prefix/libdepot.a
 
-CMD ?= python3 tools/demo.py
+PYTHON  := $(shell python3 -c "import sys; print(sys.executable)" 2>/dev/null || echo python3)
+CMD ?= $(PYTHON) tools/demo.py
 run: all
 	@echo "== running on depot: $(CMD)"
 	@$(BUILD)/depot run -- $(CMD)

@@ -211,16 +211,36 @@ static void segment_link(dp_arena *a, dp_segment *s) {
   a->system_bytes += s->is_brk ? (s->end + 16 - s->base) : s->map_size;
 }
 
-/* Grow the main arena's brk segment (or start it).  need: bytes the top
+/* Make seg (not the top's segment) the top's segment again: the current
+ * top is retired to the bins and seg's last chunk, if free, becomes the
+ * new top's start. */
+static void make_seg_top(dp_arena *a, dp_segment *s) {
+  retire_top(a);
+  dp_chunk *fence = (dp_chunk *)s->end;
+  dp_chunk *t = fence;
+  size_t prev_bit = fence->head & C_PREV_INUSE;
+  if (!prev_bit) {
+    t = chunk_at(fence, -fence->prev_size);
+    bin_unlink(a, t);
+    prev_bit = t->head & C_PREV_INUSE;
+  }
+  a->seg_top = s;
+  a->top = t;
+  /* the caller extends s->end and sets the top's size */
+  t->head = ((uintptr_t)fence - (uintptr_t)t) | prev_bit;
+}
+
+static dp_segment *brk_seg; /* depot's newest brk segment, ending at brk_end */
+
+/* Grow the main arena's brk heap (or start it).  need: bytes the top
  * must hold.  False if brk cannot give them. */
 static bool grow_brk(dp_arena *a, size_t need) {
-  dp_segment *s = a->seg_top;
-  bool contiguous = s && s->is_brk;
-  size_t have = contiguous ? chunk_size(a->top) : 0;
-  size_t incr = need - (need > have ? have : need) + dp_opt.top_pad + 64;
-  incr = dp_align_up(incr, DP_PAGE);
-  if (incr < need || incr > (size_t)PTRDIFF_MAX / 2)
+  dp_segment *s = brk_seg;
+  size_t have = (s && a->seg_top == s) ? chunk_size(a->top) : 0;
+  size_t missing = need > have ? need - have : 0;
+  if (missing > (size_t)PTRDIFF_MAX / 2)
     return false;
+  size_t incr = dp_align_up(missing + dp_opt.top_pad + 64, DP_PAGE);
   char *old = dp_os_sbrk((intptr_t)incr);
   if (old == (void *)-1) {
     dp_brk_failures++;
@@ -229,12 +249,15 @@ static bool grow_brk(dp_arena *a, size_t need) {
   }
   uintptr_t new_brk = (uintptr_t)old + incr;
   dp_brk_grows++;
-  if (contiguous && (uintptr_t)old == brk_end) {
+  if (s && (uintptr_t)old == brk_end) {
+    /* the break is where depot left it: the heap grows in place */
     uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
     if (!dp_pagemap_register(s, old_end, new_brk)) {
       dp_os_sbrk(-(intptr_t)incr);
       return false;
     }
+    if (a->seg_top != s)
+      make_seg_top(a, s);
     if (s->fresh < old_end + 16)
       s->fresh = old_end + 16;
     a->top->head = (chunk_size(a->top) + (new_end - old_end)) | (a->top->head & C_PREV_INUSE);
@@ -243,12 +266,15 @@ static bool grow_brk(dp_arena *a, size_t need) {
     a->system_bytes += new_end - old_end;
   } else {
     /* first growth, or the program moved the break itself: a new brk
-     * segment starts where the kernel put the break */
+     * segment starts where the kernel put the break, on a granule of its
+     * own so that the pagemap never mixes two segments */
     uintptr_t base = dp_align_up((uintptr_t)old, 16);
+    dp_pm_entry *pe = dp_pagemap_get(base);
+    if (pe && pe->seg)
+      base = dp_align_up(base, DP_GRANULE);
     uintptr_t end = dp_align_down(new_brk - 16, 16);
-    dp_segment *ns = segment_new();
-    if (!ns || end < base + DP_MINCHUNK + need ||
-        !dp_pagemap_register(ns, base, new_brk)) {
+    dp_segment *ns = (end > base && end - base >= DP_MINCHUNK + need) ? segment_new() : NULL;
+    if (!ns || !dp_pagemap_register(ns, base, new_brk)) {
       dp_os_sbrk(-(intptr_t)incr);
       return false;
     }
@@ -264,6 +290,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
     a->top = (dp_chunk *)base;
     a->top->head = (end - base) | C_PREV_INUSE;
     write_fence(end);
+    brk_seg = ns;
   }
   brk_end = new_brk;
   if (brk_end - dp_heap_start > dp_heap_peak)
@@ -689,6 +716,25 @@ void dp_arena_check(dp_arena *a) {
       DEPOT_ASSERT(!!(c->head & C_PREV_INUSE) == !prev_free || c == (dp_chunk *)s->base);
       DEPOT_ASSERT(!(is_free && prev_free));
       dp_pm_entry *e = dp_pagemap_get((uintptr_t)c + 16);
+      if (!(e && e->seg == s)) {
+        dp_line l = {.len = 0};
+        dp_line_str(&l, "chunk ");
+        dp_line_hex(&l, (uintptr_t)c);
+        dp_line_str(&l, " size ");
+        dp_line_u(&l, S);
+        dp_line_str(&l, " seg ");
+        dp_line_hex(&l, s->base);
+        dp_line_str(&l, "..");
+        dp_line_hex(&l, s->end);
+        dp_line_str(&l, " e ");
+        dp_line_hex(&l, (uintptr_t)e);
+        dp_line_str(&l, " eseg ");
+        dp_line_hex(&l, e ? (uintptr_t)e->seg : 0);
+        dp_line_str(&l, " brk_end ");
+        dp_line_hex(&l, brk_end);
+        dp_line_str(&l, "\n");
+        dp_line_flush(&l, 2);
+      }
       DEPOT_ASSERT(e && e->seg == s);
       DEPOT_ASSERT(dp_starts_test(e, (uintptr_t)c + 16) == !is_free);
       if (is_free && c != a->top) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # real_programs: real programs give the same output on depot (LD_PRELOAD)
 # as on glibc: python3 (dict/str/json), sqlite3 (20k rows, index, query),
-# perl (hashes/strings), git (init, 50 commits of 50 files, log), gcc (compile
+# perl (hashes/strings), git (init, 50 files in 11 commits, log, gc, fsck), gcc (compile
 # a small C program, run it).  Each prints "ok NAME" or a failed check; a
 # missing program is skipped.
 set -u
@@ -136,10 +136,12 @@ git config user.name Test
 git config user.email test@example.com
 git config gc.auto 0
 for i in $(seq 1 50); do
-  seq 1 $((i * 40)) | sed "s/^/file $i line /" > "file$i.txt"
-  git add "file$i.txt"
-  git commit -q -m "add file $i"
+  for ((k = 1; k <= i * 40; k++)); do echo "file $i line $k"; done > "file$i.txt"
+  if [ $((i % 5)) = 0 ]; then git add -A && git commit -q -m "add files up to $i"; fi
 done
+sed -i 's/line 7$/line seven/' file*.txt
+git commit -q -a -m "edit all 50 files"
+git diff HEAD~1 --stat | tail -n 3
 git log | wc
 git log --stat --format='%H %s' | tail -n 30
 git ls-files | wc -l

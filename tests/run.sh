@@ -119,8 +119,10 @@ reason_from_log() {
 run_test() {
   local name=$1 log=$2
   shift 2
+  local t0=$SECONDS
   timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1 </dev/null
   local st=$?
+  echo "$((SECONDS - t0)) $name" >>"$OUT/durations.txt" # informational only
   if [ $st = 0 ]; then
     pass "$name"
   elif [ $st = 77 ]; then
@@ -135,16 +137,18 @@ run_test() {
 # leaves no binary; the test then fails with "build failed".
 BUILD_CMDS=$OUT/build-cmds.txt
 : >"$BUILD_CMDS"
-add_build() { # out src flags... (libs after the source)
-  local out=$1 src=$2
-  shift 2
-  printf '%s\n' "$CC $CFLAGS_BASE $* -o $out $src >$LOGS/build-$(basename "$out").log 2>&1 || rm -f $out" >>"$BUILD_CMDS"
-}
-# Ordering of arguments matters for static archives: flags first, then the
-# source (inserted by add_build after -o), then libraries.  So add_build puts
-# "$*" before -o; libraries are passed through LIBS_AFTER.
 add_build_libs() { # out src "flags" "libs"
-  local out=$1 src=$2 flags=$3 libs=$4
+  local out=$1 src=$2 flags=$3 libs=$4 dep
+  # up to date: newer than its source, the shared headers and the library
+  if [ -x "$out" ]; then
+    local stale=0
+    for dep in "$src" tests/common.h tests/depot_prefix.h include/depot.h tests/run.sh $libs; do
+      case "$dep" in -*) continue ;; esac
+      [ "$dep" -nt "$out" ] && stale=1
+    done
+    [ $stale = 0 ] && return
+  fi
+  rm -f "$out"
   printf '%s\n' "$CC $CFLAGS_BASE $flags -o $out $src $libs >$LOGS/build-$(basename "$out").log 2>&1 || rm -f $out" >>"$BUILD_CMDS"
 }
 
@@ -214,8 +218,6 @@ for t in $ALL_C; do
   done
 done
 
-# remove stale binaries so that a failed build cannot run an old one
-for f in $(awk '{for (i=1;i<=NF;i++) if ($i=="-o") print $(i+1)}' "$BUILD_CMDS"); do rm -f "$f"; done
 if [ -s "$BUILD_CMDS" ]; then
   tr '\n' '\0' <"$BUILD_CMDS" | xargs -0 -P "$JOBS" -n 1 sh -c
 fi
@@ -226,6 +228,7 @@ build_failed() { # binary
 }
 
 # ------------------------------------------------------------------- run
+: >"$OUT/durations.txt"
 # Sanitizer options: abort on the first report, no leak check (the test
 # programs deliberately keep blocks alive at exit).
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=0:halt_on_error=1:allocator_may_return_null=1"
@@ -242,7 +245,7 @@ for t in $ALL_C; do
     log="$LOGS/$t.$v.log"
     case $v in
       glibc)
-        if [ $is_depot_test = 1 ]; then skip "$name" "depot-specific; depot is not built (build/libdepot.so)"; continue; fi
+        if [ $is_depot_test = 1 ]; then skip "$name" "depot-specific; running against glibc"; continue; fi
         if [ -x "$OUT/$t" ]; then run_test "$name" "$log" "$OUT/$t"; else fail "$name" "$(build_failed "$OUT/$t")"; fi ;;
       preload)
         if [ -x "$OUT/$t" ]; then run_test "$name" "$log" env LD_PRELOAD="$LIB_SO" "$OUT/$t"; else fail "$name" "$(build_failed "$OUT/$t")"; fi ;;
@@ -264,7 +267,7 @@ if selected exports; then
   if [ $MODE = depot ]; then
     run_test exports "$LOGS/exports.log" bash tests/exports.sh "$LIB_SO"
   else
-    skip exports "depot-specific; depot is not built"
+    skip exports "depot-specific; running against glibc"
   fi
 fi
 
@@ -272,14 +275,14 @@ if selected real_programs; then
   if [ $MODE = depot ]; then
     run_test real_programs "$LOGS/real_programs.log" bash tests/real_programs.sh "$LIB_SO"
   else
-    skip real_programs "needs build/libdepot.so to compare against glibc"
+    skip real_programs "needs depot (build/libdepot.so) to compare with glibc"
   fi
 fi
 
 if selected valgrind; then
   name=valgrind/preload
   if [ $MODE != depot ]; then
-    skip $name "needs build/libdepot.so"
+    skip $name "needs depot (build/libdepot.so)"
   elif ! command -v valgrind >/dev/null 2>&1; then
     skip $name "valgrind not installed"
   elif [ ! -x "$OUT/$VALGRIND_TEST" ]; then

@@ -4,6 +4,7 @@
  *   fixed: once mallopt(M_MMAP_THRESHOLD) was called, the threshold holds
  *     exactly: 1 MiB -> a 200 KiB block from [heap]; 64 KiB -> a 100 KiB
  *     block from mmap; 128 KiB stays 128 KiB after freeing a 1 MiB block;
+ *     64 MiB is accepted (glibc 2.36) and a 40 MiB block comes from [heap];
  *   mallopt(M_MMAP_MAX, 0) disables mmap; M_MMAP_MAX n allows n mappings.
  * Each case runs in a fresh fork. */
 #include "common.h"
@@ -94,6 +95,17 @@ static void sub_fixed_64k(void *a) {
   free(s);
 }
 
+/* glibc 2.36 accepts a threshold above 32 MiB from mallopt (and holds it);
+ * only the dynamic rise stops at 32 MiB */
+static void sub_fixed_64m(void *a) {
+  (void)a;
+  int r = mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  CHECKM(r == 1, "mallopt(M_MMAP_THRESHOLD, 64 MiB) returned %d; glibc 2.36 returns 1", r);
+  void *p = malloc(opaque_size(40 * MiB));
+  expect_heap(p, "malloc(40 MiB) with M_MMAP_THRESHOLD 64 MiB");
+  free(p);
+}
+
 static void sub_mmap_max0(void *a) {
   (void)a;
   CHECK(mallopt(M_MMAP_MAX, 0) == 1);
@@ -127,6 +139,7 @@ int main(void) {
   SUBTEST(sub_fixed_128k);
   SUBTEST(sub_fixed_1m);
   SUBTEST(sub_fixed_64k);
+  SUBTEST(sub_fixed_64m);
   SUBTEST(sub_mmap_max0);
   SUBTEST(sub_mmap_max2);
   return t_done();

@@ -160,11 +160,7 @@ want_variant() { # test variant
 
 # which variants exist for a C test
 variants_of() {
-  local t=$1 v=""
-  case " $DEPOT_TESTS " in
-    *" $t "*) v="preload static" ;;
-    *) v="preload static" ;;
-  esac
+  local t=$1 v="preload static"
   case " $API_TESTS $THREAD_TESTS " in *" $t "*) v="$v asan" ;; esac
   case " $THREAD_TESTS " in *" $t "*) v="$v tsan" ;; esac
   [ $MODE = glibc ] && v="glibc"
@@ -192,7 +188,13 @@ PREFIX_WHY=""
 TSAN_OK=0
 TSAN_WHY=""
 if [ $MODE = depot ] && [ $NEED_PREFIX = 1 ]; then
-  if make -s prefix >"$LOGS/make-prefix.log" 2>&1 && [ -f "$PREFIX_A" ]; then
+  make -s prefix >"$LOGS/make-prefix.log" 2>&1
+  # a build/prefix left instrumented (make prefix PREFIX_CFLAGS=-fsanitize=...)
+  # is up to date for make but useless here: rebuild it plain
+  if [ -f "$PREFIX_A" ] && nm "$PREFIX_A" 2>/dev/null | grep -qE '__(tsan|asan)_'; then
+    make -s -B prefix >>"$LOGS/make-prefix.log" 2>&1
+  fi
+  if [ -f "$PREFIX_A" ] && nm "$PREFIX_A" 2>/dev/null | grep -q ' T depot_malloc$'; then
     PREFIX_OK=1
   else
     PREFIX_WHY="make prefix failed: $(grep -m1 -iE 'error|No rule' "$LOGS/make-prefix.log" | cut -c1-150); log: $LOGS/make-prefix.log"
@@ -236,6 +238,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # TSan: every report is logged (the run goes on), the exit status is 66 if any.
 export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:report_signal_unsafe=0"
 
+# TSan maps its shadow at fixed addresses; with a large mmap randomisation
+# (newer kernels) it can fail to start.  Without ASLR it always can.
+NOASLR=""
+setarch "$(uname -m)" -R true >/dev/null 2>&1 && NOASLR="setarch $(uname -m) -R"
+
 for t in $ALL_C; do
   is_depot_test=0
   case " $DEPOT_TESTS " in *" $t "*) is_depot_test=1 ;; esac
@@ -257,7 +264,7 @@ for t in $ALL_C; do
         if [ -x "$OUT/$t.asan" ]; then run_test "$name" "$log" "$OUT/$t.asan"; else fail "$name" "$(build_failed "$OUT/$t.asan")"; fi ;;
       tsan)
         if [ $TSAN_OK != 1 ]; then skip "$name" "$TSAN_WHY"; continue; fi
-        if [ -x "$OUT/$t.tsan" ]; then run_test "$name" "$log" setarch "$(uname -m)" -R "$OUT/$t.tsan"; else fail "$name" "$(build_failed "$OUT/$t.tsan")"; fi ;;
+        if [ -x "$OUT/$t.tsan" ]; then run_test "$name" "$log" $NOASLR "$OUT/$t.tsan"; else fail "$name" "$(build_failed "$OUT/$t.tsan")"; fi ;;
     esac
   done
 done

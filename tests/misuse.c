@@ -42,6 +42,32 @@ static void c_double_free_small_between(void) {
   free(opaque_ptr(p));
 }
 
+static void *free_in_thread(void *p) {
+  free(p);
+  return NULL;
+}
+static void c_double_free_other_thread(void) {
+  void *p = malloc(opaque_size(64));
+  tell_ptr(p);
+  free(p); /* into this thread's cache */
+  pthread_t t;
+  if (pthread_create(&t, NULL, free_in_thread, p) != 0) _exit(97);
+  pthread_join(t, NULL);
+}
+
+/* the first free's block has left the thread cache (many frees of the same
+ * size after it) before the second free */
+static void c_double_free_after_flush(void) {
+  enum { M = 4000 };
+  static void *others[M];
+  void *p = malloc(opaque_size(64));
+  for (int i = 0; i < M; i++) others[i] = malloc(opaque_size(64));
+  tell_ptr(p);
+  free(p);
+  for (int i = 0; i < M; i++) free(others[i]);
+  free(opaque_ptr(p));
+}
+
 static void c_double_free_medium(void) {
   void *keep = malloc(opaque_size(5000));
   void *p = malloc(opaque_size(5000));
@@ -154,6 +180,10 @@ struct mcase {
 static const struct mcase cases[] = {
     {"double free of a small block", c_double_free_small, BADPTR, "free", "double free", NULL},
     {"double free of a small block, another free between", c_double_free_small_between,
+     BADPTR, "free", "double free", NULL},
+    {"double free of a small block from another thread", c_double_free_other_thread, BADPTR,
+     "free", "double free", NULL},
+    {"double free of a small block after its cache was flushed", c_double_free_after_flush,
      BADPTR, "free", "double free", NULL},
     {"double free of a 5000-byte block", c_double_free_medium, BADPTR, "free", "double free",
      NULL},

@@ -212,8 +212,17 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
   tc->nfree++;
   if (cs <= TC_MAX_CHUNK && tc->live) {
     unsigned cls = tc_class_floor(cs);
-    if (((void **)p)[1] == (void *)tc->key && dp_tcache_contains(tc, cls, p))
-      dp_fatal(func, "double free of", p);
+    if (((void **)p)[1] == (void *)tc->key) {
+      /* cached blocks carry the key: is this one cached already? */
+      if (dp_tcache_contains(tc, cls, p))
+        dp_fatal(func, "double free of", p);
+      dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+      dp_lock_acquire(&a->lock);
+      bool dup = cls < ARENA_NFAST && dp_arena_fast_contains(a, cls, p);
+      dp_lock_release(&a->lock);
+      if (dup)
+        dp_fatal(func, "double free of", p);
+    }
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
       dp_tcache_flush_all(tc);
       extern void dp_tcache_relimit(dp_tcache *);

@@ -40,6 +40,24 @@ size_t dp_heap_peak;
 size_t dp_brk_grows, dp_brk_shrinks, dp_brk_failures;
 
 static bool brk_usable = true;
+/* trim hysteresis: a heap that is lowered and raised again over and over
+ * (alloc/free waves) keeps its top for a while instead of paying two
+ * system calls and the page faults on every wave */
+static uint64_t osc_window_ms;  /* start of the current one-second window */
+static unsigned osc_regrows;    /* raises that followed a lowering, in the window */
+static bool last_brk_was_trim;
+
+static bool trim_oscillating(void) {
+  if (osc_regrows < 4)
+    return false;
+  uint64_t now = dp_os_now_ms();
+  if (now - osc_window_ms > 1000) {
+    osc_window_ms = now;
+    osc_regrows = 0;
+    return false;
+  }
+  return true;
+}
 static uintptr_t brk_end; /* the break as depot last set it */
 static dp_segment *seg_free_list;
 
@@ -249,6 +267,15 @@ static bool grow_brk(dp_arena *a, size_t need) {
   }
   uintptr_t new_brk = (uintptr_t)old + incr;
   dp_brk_grows++;
+  if (last_brk_was_trim) {
+    uint64_t now = dp_os_now_ms();
+    if (now - osc_window_ms > 1000) {
+      osc_window_ms = now;
+      osc_regrows = 0;
+    }
+    osc_regrows++;
+    last_brk_was_trim = false;
+  }
   if (s && (uintptr_t)old == brk_end) {
     /* the break is where depot left it: the heap grows in place */
     uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
@@ -341,6 +368,8 @@ static bool arena_grow(dp_arena *a, size_t cs) {
 
 /* ---- allocation ----------------------------------------------------- */
 
+static void consolidate(dp_arena *a);
+
 /* carve cs from the top; the top keeps at least 32 bytes */
 static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   dp_chunk *c = a->top;
@@ -362,6 +391,10 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
   if (zeroed)
     *zeroed = false;
   dp_chunk *c = bins_take(a, cs);
+  if (!c && (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) && a->fast_bytes) {
+    consolidate(a); /* coalescing may already hold what growing would add */
+    c = bins_take(a, cs);
+  }
   if (c) {
     split_free(a, c, cs);
   } else {
@@ -401,6 +434,10 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
     if (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) {
       if (got > 0)
         break;
+      if (a->fast_bytes) {
+        consolidate(a); /* coalescing may already hold what growing would add */
+        continue;
+      }
       if (!arena_grow(a, cs * (n - got)) && !arena_grow(a, cs))
         break;
     }
@@ -442,15 +479,16 @@ dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align) {
 static void segment_release(dp_arena *a, dp_segment *s);
 static void purge(dp_arena *a);
 
-void dp_arena_free(dp_arena *a, dp_chunk *c) {
-  uintptr_t mem = (uintptr_t)chunk2mem(c);
-  dp_starts_clear(dp_pagemap_get(mem), mem);
+#define CONSOLIDATE_SIZE ((size_t)64 << 10) /* glibc's FASTBIN_CONSOLIDATION_THRESHOLD */
+
+/* Coalesce a chunk that just left the program (INUSE, start bit already
+ * clear, not counted in out_bytes) with its free neighbours and bin it.
+ * Returns the size of the free chunk it became part of. */
+static size_t free_core(dp_arena *a, dp_chunk *c) {
   size_t S = chunk_size(c);
-  a->out_bytes -= S;
   dp_chunk *n = chunk_at(c, S);
-  if (unlikely(!(n->head & C_PREV_INUSE) || !(c->head & C_INUSE)))
+  if (unlikely(!(n->head & C_PREV_INUSE) || !(c->head & C_INUSE) || S < DP_MINCHUNK))
     dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
-  a->dirty_freed += S;
   if (!(c->head & C_PREV_INUSE)) {
     size_t ps = c->prev_size;
     dp_chunk *p = chunk_at(c, -ps);
@@ -464,9 +502,7 @@ void dp_arena_free(dp_arena *a, dp_chunk *c) {
     S += chunk_size(n);
     c->head = S | C_PREV_INUSE;
     a->top = c;
-    if (S > dp_opt.trim_threshold + dp_opt.top_pad)
-      dp_arena_trim(a, dp_opt.top_pad, false);
-    return;
+    return S;
   }
   if (!(n->head & C_INUSE)) {
     bin_unlink(a, n);
@@ -478,18 +514,142 @@ void dp_arena_free(dp_arena *a, dp_chunk *c) {
   n->prev_size = S;
   bin_insert(a, c);
   if (S >= SEG_MIN_MMAP - 64) {
+    /* a whole mmap'd segment free again: give it back */
     dp_pm_entry *e = dp_pagemap_get((uintptr_t)c + 16);
     dp_segment *s = e ? e->seg : NULL;
     if (s && !s->is_brk && s != a->seg_top && (uintptr_t)c == s->base && (uintptr_t)n == s->end) {
       bin_unlink(a, c);
       segment_release(a, s);
-      return;
     }
   }
+  return S;
+}
+
+/* Work done after frees, not on each: trimming the top, consolidating
+ * the fast lists, and (at most every decay_ms) giving back free pages. */
+static void after_free(dp_arena *a, size_t merged) {
+  if (merged >= CONSOLIDATE_SIZE && a->fast_bytes)
+    consolidate(a);
+  if (a->top && chunk_size(a->top) > dp_opt.trim_threshold + dp_opt.top_pad &&
+      a->seg_top->is_brk && !trim_oscillating())
+    dp_arena_trim(a, dp_opt.top_pad, false);
   size_t trigger = dp_opt.trim_threshold < ((size_t)1 << 20) ? ((size_t)1 << 20)
                                                                : dp_opt.trim_threshold;
-  if (a->dirty_freed > trigger)
-    purge(a);
+  if (a->dirty_freed > trigger) {
+    /* decay: freed memory is consolidated and its pages given back once
+     * decay_ms have passed since the last time, so alloc/free waves do
+     * not pay for page faults on every wave */
+    uint64_t now = dp_os_now_ms();
+    if (now - a->purge_ms >= (uint64_t)dp_opt.decay_ms) {
+      consolidate(a);
+      purge(a);
+    } else {
+      a->dirty_freed = trigger / 2; /* look at the clock again later */
+    }
+  }
+}
+
+void dp_arena_free(dp_arena *a, dp_chunk *c) {
+  uintptr_t mem = (uintptr_t)chunk2mem(c);
+  dp_starts_clear(dp_pagemap_get(mem), mem);
+  size_t S = chunk_size(c);
+  a->out_bytes -= S;
+  a->dirty_freed += S;
+  after_free(a, free_core(a, c));
+}
+
+/* ---- fast lists --------------------------------------------------------
+ * Small chunks (chunk size <= the M_MXFAST limit) that the thread caches
+ * send home are kept whole, as glibc's fastbins: still INUSE to their
+ * neighbours, linked as in a thread cache (so chains move between the two
+ * in one splice), and coalesced only by consolidate(): before the heap
+ * grows, when a large chunk is freed, at the decay tick, and by
+ * malloc_trim.  A heap therefore never grows while coalescing would have
+ * served the request. */
+
+size_t dp_fast_max_chunk = 144; /* request2size(M_MXFAST = 128), as glibc */
+
+/* Each fast list is a stack of batches: NULL-terminated chains as a
+ * thread cache sent them.  Word 2 of a batch's first block holds the next
+ * batch (encoded, low 48 bits) and the batch's length (high 16 bits), so a
+ * refill takes a whole batch without walking it. */
+#define BATCH_MASK (((uintptr_t)1 << 48) - 1)
+
+DEPOT_INLINE uintptr_t batch_word(void **first, void *next, uint32_t n) {
+  return ((link_encode(&first[2], next)) & BATCH_MASK) | ((uintptr_t)n << 48);
+}
+DEPOT_INLINE void *batch_next(void **first) {
+  uintptr_t v = (uintptr_t)first[2];
+  return (void *)(((v & BATCH_MASK) ^ (((uintptr_t)&first[2] >> 12) ^ dp_secret)) & BATCH_MASK);
+}
+DEPOT_INLINE uint32_t batch_len(void **first) { return (uint32_t)((uintptr_t)first[2] >> 48); }
+
+void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
+  void **f = first, **l = last;
+  l[0] = (void *)link_encode(&l[0], NULL);
+  f[2] = (void *)batch_word(f, a->fast[cls], n);
+  a->fast[cls] = first;
+  a->fast_count[cls] += n;
+  size_t bytes = (size_t)n * ((size_t)cls << 4);
+  a->fast_bytes += bytes;
+  a->dirty_freed += bytes;
+  if (a->dirty_freed > ((size_t)1 << 20))
+    after_free(a, 0);
+}
+
+/* One batch of class cls (a NULL-terminated chain); returns its length. */
+uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first) {
+  void **f = a->fast[cls];
+  if (!f)
+    return 0;
+  uint32_t n = batch_len(f);
+  void *next = batch_next(f);
+  if (unlikely((uintptr_t)next & 15 || n == 0 || n > a->fast_count[cls]))
+    corrupt(f);
+  a->fast[cls] = next;
+  a->fast_count[cls] -= n;
+  size_t bytes = (size_t)n * ((size_t)cls << 4);
+  a->fast_bytes = a->fast_bytes > bytes ? a->fast_bytes - bytes : 0;
+  f[2] = NULL;
+  *first = f;
+  return n;
+}
+
+bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
+  for (void **f = a->fast[cls]; f; f = batch_next(f)) {
+    void **p = f;
+    for (uint32_t i = 0, n = batch_len(f); p && i < n; i++) {
+      if (p == mem)
+        return true;
+      p = link_decode(&p[0], (uintptr_t)p[0]);
+    }
+  }
+  return false;
+}
+
+static void consolidate(dp_arena *a) {
+  if (!a->fast_bytes)
+    return;
+  for (unsigned cls = 0; cls < ARENA_NFAST; cls++) {
+    void **f = a->fast[cls];
+    a->fast[cls] = NULL;
+    a->fast_count[cls] = 0;
+    while (f) {
+      void **nf = batch_next(f);
+      void **p = f;
+      for (uint32_t i = 0, n = batch_len(f); p && i < n; i++) {
+        void **next = link_decode(&p[0], (uintptr_t)p[0]);
+        p[1] = p[2] = NULL;
+        dp_chunk *c = mem2chunk(p);
+        dp_starts_clear(dp_pagemap_get((uintptr_t)p), (uintptr_t)p);
+        a->out_bytes -= chunk_size(c);
+        free_core(a, c);
+        p = next;
+      }
+      f = nf;
+    }
+  }
+  a->fast_bytes = 0;
 }
 
 /* ---- realloc in place ----------------------------------------------- */
@@ -561,6 +721,7 @@ static void release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
 /* release the inner pages of every large, not yet clean, free chunk */
 static void purge(dp_arena *a) {
   a->dirty_freed = 0;
+  a->purge_ms = dp_os_now_ms();
   for (unsigned i = bin_index(64 * 1024); i < ARENA_NBINS; i = i + 1) {
     i = binmap_find(a, i);
     if (i >= ARENA_NBINS)
@@ -592,6 +753,8 @@ static void segment_release(dp_arena *a, dp_segment *s) {
  * inner pages (malloc_trim).  True if anything went back. */
 bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
   bool released = false;
+  if (full)
+    consolidate(a);
   dp_chunk *t = a->top;
   dp_segment *s = a->seg_top;
   if (t && s) {
@@ -613,6 +776,7 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
         brk_end = new_brk;
         a->system_bytes -= cut;
         dp_brk_shrinks++;
+        last_brk_was_trim = true;
         released = true;
       }
     } else if (!s->is_brk && T > pad + 2 * DP_PAGE) {
@@ -704,6 +868,11 @@ void dp_arena_detach(dp_arena *a) {
 
 void dp_arena_check(dp_arena *a) {
 #ifdef DEPOT_DEBUG
+  /* a full walk on every call while the arena is small, then on a
+   * sample of calls, so that debug builds stay usable on big heaps */
+  static unsigned calls;
+  if (a->system_bytes > ((size_t)4 << 20) && (++calls & 1023) != 0)
+    return;
   size_t free_bytes = 0, free_chunks = 0;
   for (dp_segment *s = a->segs; s; s = s->next) {
     dp_chunk *c = (dp_chunk *)s->base;

@@ -7,6 +7,7 @@
 
 #define ARENA_NBINS 368u   /* 62 exact small bins, then 8 per power of two */
 #define ARENA_NSMALL 64u   /* bins below this index hold one size each */
+#define ARENA_NFAST 64u   /* fast lists: thread-cache classes up to 1 KiB */
 #define ARENA_BINMAP_WORDS ((ARENA_NBINS + 63) / 64)
 #define SEG_MIN_MMAP ((size_t)1 << 20) /* first mmap'd segment; doubles to SEG_MAX */
 #define SEG_MAX_MMAP ((size_t)64 << 20)
@@ -34,6 +35,9 @@ typedef struct dp_arena {
   uint64_t binmap[ARENA_BINMAP_WORDS]; /* bit i set: bins[i] not empty */
   dp_chunk *bins[ARENA_NBINS];         /* free chunks by size, doubly linked */
   size_t next_seg_size;                /* size of the next mmap'd segment */
+  void *fast[ARENA_NFAST];             /* whole small chunks by class: stacks of batches */
+  uint32_t fast_count[ARENA_NFAST];    /* chunks in each fast list */
+  size_t fast_bytes;                   /* bytes in the fast lists */
   /* accounting (under lock) */
   size_t system_bytes;                 /* bytes of all segments */
   size_t free_bytes;                   /* bytes in the bins */
@@ -41,6 +45,7 @@ typedef struct dp_arena {
   size_t out_bytes;                    /* bytes of chunks out of the arena */
   size_t out_peak;                     /* largest out_bytes */
   size_t dirty_freed;                  /* bytes freed since the last purge */
+  uint64_t purge_ms;                   /* when the last purge ran */
   size_t madvise_calls, madvise_bytes; /* pages given back inside segments */
   int threads;                         /* threads attached now */
   struct dp_arena *next;               /* list of all arenas */
@@ -62,6 +67,10 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed);
 dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align);
 size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n);
 void dp_arena_free(dp_arena *a, dp_chunk *c);
+extern size_t dp_fast_max_chunk;
+void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n);
+uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first);
+bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem);
 bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 bool dp_arena_trim(dp_arena *a, size_t pad, bool full);

@@ -88,6 +88,7 @@ void dp_os_futex_wait(atomic_int *addr, int val);
 void dp_os_futex_wake(atomic_int *addr, int n);
 uint64_t dp_os_random(void);
 unsigned dp_os_ncpus(void);
+uint64_t dp_os_now_ms(void);                 /* coarse monotonic clock */
 
 /* ---- fmt.c ---------------------------------------------------------- */
 /* A tiny line builder: append text and numbers, then write it once. */
@@ -143,6 +144,7 @@ typedef struct dp_options {
   bool report;            /* report at exit */
   int report_fd;          /* where the report goes */
   int check_action;       /* M_CHECK_ACTION, kept for mallopt */
+  long decay_ms;          /* free pages older than this are given back (madvise) */
 } dp_options;
 extern dp_options dp_opt;
 extern _Atomic unsigned dp_options_epoch; /* bumped when the fast paths must re-read */

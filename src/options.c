@@ -25,6 +25,7 @@ dp_options dp_opt = {
     .perturb = 0,
     .report_fd = 2,
     .check_action = 3,
+    .decay_ms = 1000,
 };
 _Atomic unsigned dp_options_epoch;
 
@@ -38,6 +39,7 @@ enum opt_id {
   OPT_PERTURB,
   OPT_TRACE,
   OPT_REPORT,
+  OPT_DECAY_MS,
   OPT_COUNT
 };
 
@@ -57,6 +59,7 @@ static const opt_row opt_table[OPT_COUNT] = {
     [OPT_PERTURB] = {"perturb", "MALLOC_PERTURB_", M_PERTURB},
     [OPT_TRACE] = {"trace", NULL, 0},
     [OPT_REPORT] = {"report", NULL, 0},
+    [OPT_DECAY_MS] = {"decay_ms", NULL, 0},
 };
 
 /* Apply one value with glibc's acceptance rules.  Returns false if the
@@ -99,6 +102,11 @@ static bool opt_apply(enum opt_id id, long v) {
   case OPT_REPORT:
     dp_opt.report = v != 0;
     break;
+  case OPT_DECAY_MS:
+    if (v < 0)
+      return false;
+    dp_opt.decay_ms = v;
+    break;
   case OPT_COUNT:
     return false;
   }
@@ -117,6 +125,7 @@ static long opt_value(enum opt_id id) {
   case OPT_PERTURB: return dp_opt.perturb;
   case OPT_TRACE: return dp_opt.trace;
   case OPT_REPORT: return dp_opt.report;
+  case OPT_DECAY_MS: return dp_opt.decay_ms;
   case OPT_COUNT: break;
   }
   return -1;

@@ -156,6 +156,12 @@ uint64_t dp_os_random(void) {
   return v | 1;
 }
 
+uint64_t dp_os_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 unsigned dp_os_ncpus(void) {
   cpu_set_t set;
   int saved = errno;

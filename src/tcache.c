@@ -96,7 +96,8 @@ dp_tcache *dp_tcache_get(void) {
   return tc;
 }
 
-/* Refill class cls from the arena, then pop one block. */
+/* Refill class cls from the arena (its fast list first, as one chain),
+ * then pop one block. */
 void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *b = &tc->bins[cls];
   size_t cs = tc_class_size(cls);
@@ -108,6 +109,18 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
     want = 1;
   dp_arena *a = tc->arena;
   dp_lock_acquire(&a->lock);
+  if (cls < ARENA_NFAST && a->fast[cls] && b->count == 0) {
+    void *first;
+    uint32_t got = dp_arena_fast_take(a, cls, &first);
+    dp_lock_release(&a->lock);
+    tc->nrefill++;
+    /* the batch minus its first block becomes the (empty) list as it is */
+    void **p = first;
+    b->head = (void *)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+    b->count = got - 1;
+    p[1] = NULL;
+    return p;
+  }
   size_t got = dp_arena_alloc_batch(a, cs, buf, want);
   dp_arena_check(a);
   dp_lock_release(&a->lock);
@@ -130,47 +143,57 @@ void dp_free_to_arena(void *mem) {
   dp_lock_release(&a->lock);
 }
 
-/* Keep the newest `keep` blocks of a class; the rest go home, grouped so
- * that a run of blocks of one arena takes its lock once. */
+/* Keep the newest `keep` blocks of a class; the rest go home.  Runs of
+ * blocks of one arena take its lock once; small classes go to the
+ * arena's fast list as whole chains. */
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
   dp_tc_bin *b = &tc->bins[cls];
   if (b->count <= keep)
     return;
-  void **cut = NULL, **p = b->head;
-  for (uint32_t i = 0; i < keep; i++) {
-    cut = p;
-    p = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
-  }
-  if (cut)
-    cut[0] = (void *)((uintptr_t)0 ^ ((uintptr_t)cut >> 12) ^ tc->secret);
-  else
-    b->head = NULL;
-  b->count = keep;
+  /* the newest count - keep blocks go: walking them is the validation */
+  uint32_t left = b->count - keep;
+  void **p = b->head;
   tc->nflush++;
-  dp_arena *held = NULL;
-  while (p) {
-    void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
-    if (unlikely((uintptr_t)next & 15))
-      dp_fatal("free", "corrupted thread cache at", p);
-    p[1] = NULL;
+  bool fast = cls < ARENA_NFAST && tc_class_size(cls) <= dp_fast_max_chunk;
+  while (left) {
     dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
-    if (unlikely(!e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
+    if (unlikely(!p || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
       dp_fatal("free", "corrupted thread cache at", p);
     dp_arena *a = e->seg->arena;
-    if (a != held) {
-      if (held) {
-        dp_arena_check(held);
-        dp_lock_release(&held->lock);
-      }
-      dp_lock_acquire(&a->lock);
-      held = a;
+    /* a run of blocks owned by one arena */
+    void **first = p, **last = p;
+    uint32_t n = 1;
+    void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+    while (n < left) {
+      if (unlikely((uintptr_t)next & 15 || !next))
+        dp_fatal("free", "corrupted thread cache at", last);
+      dp_pm_entry *ne = dp_pagemap_get((uintptr_t)next);
+      if (unlikely(!ne || !ne->seg || !dp_starts_test(ne, (uintptr_t)next)))
+        dp_fatal("free", "corrupted thread cache at", next);
+      if (ne->seg->arena != a)
+        break;
+      last = next;
+      n++;
+      next = (void **)((uintptr_t)next[0] ^ ((uintptr_t)next >> 12) ^ tc->secret);
     }
-    dp_arena_free(a, mem2chunk(p));
+    left -= n;
+    b->head = next;
+    b->count -= n;
+    dp_lock_acquire(&a->lock);
+    if (fast) {
+      dp_arena_fast_put(a, cls, first, last, n);
+    } else {
+      void **q = first;
+      for (uint32_t i = 0; i < n; i++) {
+        void **qn = (void **)((uintptr_t)q[0] ^ ((uintptr_t)q >> 12) ^ tc->secret);
+        q[1] = NULL;
+        dp_arena_free(a, mem2chunk(q));
+        q = qn;
+      }
+    }
+    dp_arena_check(a);
+    dp_lock_release(&a->lock);
     p = next;
-  }
-  if (held) {
-    dp_arena_check(held);
-    dp_lock_release(&held->lock);
   }
 }
 

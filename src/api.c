@@ -87,7 +87,7 @@ DEPOT_COLD __attribute__((noreturn)) static void bad_pointer(const char *func, v
     if (e && e->seg && a >= e->seg->base + 16 && a < e->seg->end) {
       dp_chunk *c = mem2chunk(p);
       /* a freed chunk, or the stale header of one merged into a neighbour */
-      if (!(c->head & C_INUSE) && chunk_size(c) >= DP_MINCHUNK && !(chunk_size(c) & 15))
+      if (!(head_load(c) & C_INUSE) && chunk_size(c) >= DP_MINCHUNK && !(chunk_size(c) & 15))
         dp_fatal(func, "double free of", p);
     }
   }
@@ -205,9 +205,9 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
   }
   dp_chunk *c = mem2chunk(p);
   size_t cs = chunk_size(c);
-  if (unlikely(!(c->head & C_INUSE)))
+  if (unlikely(!(head_load(c) & C_INUSE)))
     bad_pointer(func, p);
-  if (unlikely(cs < DP_MINCHUNK || (c->head & C_MMAPPED)))
+  if (unlikely(cs < DP_MINCHUNK || (head_load(c) & C_MMAPPED)))
     dp_fatal(func, "corrupted chunk header at", p);
   tc->nfree++;
   if (cs <= TC_MAX_CHUNK && tc->live) {
@@ -220,7 +220,7 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
       dp_lock_acquire(&a->lock);
       bool dup = cls < ARENA_NFAST && dp_arena_fast_contains(a, cls, p);
       dp_lock_release(&a->lock);
-      if (dup)
+      if (dup || dp_tcache_cached_elsewhere(tc, cls, p))
         dp_fatal(func, "double free of", p);
     }
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
@@ -232,6 +232,8 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
     if (b->limit) {
       if (b->count >= b->limit)
         dp_tcache_flush_bin(tc, cls, b->limit / 2);
+      if (!(head_load(c) & C_PREV_INUSE) && cs > dp_fast_max_chunk)
+        goto home; /* the lower neighbour is free: coalesce now */
       if (unlikely(dp_opt.perturb) && cs > 32)
         memset((char *)p + 16, dp_opt.perturb, cs - 32);
       tc_push(tc, b, p);
@@ -239,8 +241,21 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
       return;
     }
   }
+home:
   if (unlikely(dp_opt.perturb))
     memset(p, dp_opt.perturb, cs - DP_HDR);
+  /* Blocks of this thread's cache right above (a refill cuts several side
+   * by side) would keep the free run from reaching the top: they go home
+   * too, before p, while their headers are surely still mapped. */
+  for (dp_chunk *n = chunk_at(c, cs); tc->live;) {
+    size_t ns = chunk_size(n);
+    void **nm = chunk2mem(n);
+    if (!(head_load(n) & C_INUSE) || ns < DP_MINCHUNK || ns > TC_MAX_CHUNK ||
+        nm[1] != (void *)tc->key || !dp_tcache_remove(tc, tc_class_floor(ns), nm))
+      break;
+    n = chunk_at(n, ns);
+    dp_free_to_arena(nm);
+  }
   dp_free_to_arena(p);
   errno = saved;
 }
@@ -248,13 +263,18 @@ DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
 DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;
-  dp_pm_entry *leaf = dp_pagemap_l1[(a >> 32) & 0xffff];
+  dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && ((a & 15) | (a >> 48)) == 0)) {
-    const uint64_t *starts = leaf[(a >> DP_GRANULE_SHIFT) & 0xffff].starts;
-    if (likely(starts && ((starts[(a >> 10) & 63] >> ((a >> 4) & 63)) & 1))) {
+    const uint64_t *starts =
+        __atomic_load_n(&leaf[(a >> DP_GRANULE_SHIFT) & 0xffff].starts, __ATOMIC_RELAXED);
+    if (likely(starts &&
+               ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
+                1))) {
       void **w = p;
-      size_t cs = ((size_t *)p)[-1] & ~C_FLAGS;
-      if (likely(cs <= TC_EXACT_MAX && w[1] != (void *)tc->key)) {
+      size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
+      size_t cs = head & ~C_FLAGS;
+      /* a block whose lower neighbour is free goes home now (coalescing) */
+      if (likely(cs <= TC_EXACT_MAX && (head & C_PREV_INUSE) && w[1] != (void *)tc->key)) {
         dp_tc_bin *b = &tc->bins[cs >> 4];
         if (likely(b->count < b->limit)) {
           w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
@@ -342,7 +362,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
     return realloc_move(p, n, old);
   }
   dp_chunk *c = mem2chunk(p);
-  if (unlikely(!(c->head & C_INUSE)))
+  if (unlikely(!(head_load(c) & C_INUSE)))
     bad_pointer("realloc", p);
   size_t cs = request2size(n), ocs = chunk_size(c);
   if (cs <= ocs) {

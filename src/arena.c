@@ -139,30 +139,44 @@ static void bin_unlink(dp_arena *a, dp_chunk *c) {
   a->free_chunks--;
 }
 
-/* A free chunk that fits cs: an exact small bin, a first fit in cs's own
- * large bin, else the head of the next non-empty bin.  Unlinked. */
+/* A free chunk that fits cs, unlinked: an exact small bin, else the best
+ * fit among the first chunks of cs's own large bin, else the smallest of
+ * the first chunks of the next non-empty bin (best fit keeps big free
+ * chunks whole for big requests, which is what keeps fragmentation low). */
+#define FIT_SCAN 16
+
 static dp_chunk *bins_take(dp_arena *a, size_t cs) {
   unsigned i = bin_index(cs);
-  dp_chunk *c = a->bins[i];
+  dp_chunk *c = a->bins[i], *best = NULL;
   if (i < ARENA_NSMALL) {
     if (c) {
       bin_unlink(a, c);
       return c;
     }
   } else {
-    for (int k = 0; c && k < 8; k++, c = link_fd(c)) {
-      if (chunk_size(c) >= cs) {
-        bin_unlink(a, c);
-        return c;
+    for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c)) {
+      size_t s = chunk_size(c);
+      if (s >= cs && (!best || s < chunk_size(best))) {
+        best = c;
+        if (s == cs)
+          break;
       }
+    }
+    if (best) {
+      bin_unlink(a, best);
+      return best;
     }
   }
   unsigned j = binmap_find(a, i + 1);
   if (j >= ARENA_NBINS)
     return NULL;
-  c = a->bins[j];
-  bin_unlink(a, c);
-  return c;
+  best = c = a->bins[j];
+  if (j >= ARENA_NSMALL)
+    for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c))
+      if (chunk_size(c) < chunk_size(best))
+        best = c;
+  bin_unlink(a, best);
+  return best;
 }
 
 /* ---- chunk state ---------------------------------------------------- */
@@ -170,8 +184,8 @@ static dp_chunk *bins_take(dp_arena *a, size_t cs) {
 /* the chunk leaves the arena: INUSE, next's PREV_INUSE, start bit */
 static void mark_out(dp_arena *a, dp_chunk *c) {
   size_t s = chunk_size(c);
-  c->head = (c->head & (C_PREV_INUSE)) | s | C_INUSE;
-  chunk_at(c, s)->head |= C_PREV_INUSE;
+  head_store(c, (head_load(c) & (C_PREV_INUSE)) | s | C_INUSE);
+  head_store(chunk_at(c, s), head_load(chunk_at(c, s)) | C_PREV_INUSE);
   dp_pm_entry *e = dp_pagemap_get((uintptr_t)chunk2mem(c));
   DEPOT_ASSERT(e && e->seg);
   dp_starts_set(e, (uintptr_t)chunk2mem(c));
@@ -186,9 +200,9 @@ static void split_free(dp_arena *a, dp_chunk *c, size_t cs) {
   size_t S = chunk_size(c);
   if (S - cs >= DP_MINCHUNK) {
     dp_chunk *r = chunk_at(c, cs);
-    r->head = (S - cs) | C_PREV_INUSE | (c->head & C_CLEAN);
+    head_store(r, (S - cs) | C_PREV_INUSE | (head_load(c) & C_CLEAN));
     chunk_at(r, S - cs)->prev_size = S - cs;
-    c->head = cs | (c->head & C_PREV_INUSE);
+    head_store(c, cs | (head_load(c) & C_PREV_INUSE));
     bin_insert(a, r);
   }
 }
@@ -207,7 +221,7 @@ static dp_segment *segment_new(void) {
 
 static void write_fence(uintptr_t end) {
   dp_chunk *f = (dp_chunk *)end;
-  f->head = 16 | C_INUSE; /* PREV_INUSE clear: the top before it is free */
+  head_store(f, 16 | C_INUSE); /* PREV_INUSE clear: the top before it is free */
 }
 
 /* The current top becomes an ordinary free chunk (its segment is no
@@ -236,16 +250,16 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
   retire_top(a);
   dp_chunk *fence = (dp_chunk *)s->end;
   dp_chunk *t = fence;
-  size_t prev_bit = fence->head & C_PREV_INUSE;
+  size_t prev_bit = head_load(fence) & C_PREV_INUSE;
   if (!prev_bit) {
     t = chunk_at(fence, -fence->prev_size);
     bin_unlink(a, t);
-    prev_bit = t->head & C_PREV_INUSE;
+    prev_bit = head_load(t) & C_PREV_INUSE;
   }
   a->seg_top = s;
   a->top = t;
   /* the caller extends s->end and sets the top's size */
-  t->head = ((uintptr_t)fence - (uintptr_t)t) | prev_bit;
+  head_store(t, ((uintptr_t)fence - (uintptr_t)t) | prev_bit);
 }
 
 static dp_segment *brk_seg; /* depot's newest brk segment, ending at brk_end */
@@ -287,8 +301,8 @@ static bool grow_brk(dp_arena *a, size_t need) {
       make_seg_top(a, s);
     if (s->fresh < old_end + 16)
       s->fresh = old_end + 16;
-    a->top->head = (chunk_size(a->top) + (new_end - old_end)) | (a->top->head & C_PREV_INUSE);
-    s->end = new_end;
+    head_store(a->top, (chunk_size(a->top) + (new_end - old_end)) | (head_load(a->top) & C_PREV_INUSE));
+    __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
     write_fence(new_end);
     a->system_bytes += new_end - old_end;
   } else {
@@ -315,7 +329,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
     segment_link(a, ns);
     a->seg_top = ns;
     a->top = (dp_chunk *)base;
-    a->top->head = (end - base) | C_PREV_INUSE;
+    head_store(a->top, (end - base) | C_PREV_INUSE);
     write_fence(end);
     brk_seg = ns;
   }
@@ -351,7 +365,7 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   segment_link(a, s);
   a->seg_top = s;
   a->top = (dp_chunk *)s->base;
-  a->top->head = (s->end - s->base) | C_PREV_INUSE;
+  head_store(a->top, (s->end - s->base) | C_PREV_INUSE);
   write_fence(s->end);
   return true;
 }
@@ -376,8 +390,8 @@ static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   size_t T = chunk_size(c);
   DEPOT_ASSERT(T >= cs + DP_MINCHUNK);
   dp_chunk *t = chunk_at(c, cs);
-  t->head = (T - cs) | C_PREV_INUSE;
-  c->head = cs | (c->head & C_PREV_INUSE);
+  head_store(t, (T - cs) | C_PREV_INUSE);
+  head_store(c, cs | (head_load(c) & C_PREV_INUSE));
   a->top = t;
   dp_segment *s = a->seg_top;
   if (zeroed)
@@ -418,8 +432,8 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
       while (got < n - 1 && S - cs >= cs + DP_MINCHUNK) {
         /* cut one more piece off the front and keep going */
         dp_chunk *rest = chunk_at(c, cs);
-        rest->head = (S - cs) | C_PREV_INUSE;
-        c->head = cs | (c->head & C_PREV_INUSE);
+        head_store(rest, (S - cs) | C_PREV_INUSE);
+        head_store(c, cs | (head_load(c) & C_PREV_INUSE));
         mark_out(a, c);
         out[got++] = chunk2mem(c);
         c = rest;
@@ -464,8 +478,8 @@ dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align) {
       am = dp_align_up(mem + DP_MINCHUNK, align);
     size_t lead = am - mem, S = chunk_size(c);
     dp_chunk *c2 = chunk_at(c, lead);
-    c2->head = (S - lead) | C_PREV_INUSE | C_INUSE;
-    c->head = lead | (c->head & C_PREV_INUSE) | C_INUSE;
+    head_store(c2, (S - lead) | C_PREV_INUSE | C_INUSE);
+    head_store(c, lead | (head_load(c) & C_PREV_INUSE) | C_INUSE);
     dp_starts_set(dp_pagemap_get(am), am);
     dp_arena_free(a, c);
     c = c2;
@@ -487,12 +501,12 @@ static void purge(dp_arena *a);
 static size_t free_core(dp_arena *a, dp_chunk *c) {
   size_t S = chunk_size(c);
   dp_chunk *n = chunk_at(c, S);
-  if (unlikely(!(n->head & C_PREV_INUSE) || !(c->head & C_INUSE) || S < DP_MINCHUNK))
+  if (unlikely(!(head_load(n) & C_PREV_INUSE) || !(head_load(c) & C_INUSE) || S < DP_MINCHUNK))
     dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
-  if (!(c->head & C_PREV_INUSE)) {
+  if (!(head_load(c) & C_PREV_INUSE)) {
     size_t ps = c->prev_size;
     dp_chunk *p = chunk_at(c, -ps);
-    if (unlikely(ps & 15 || chunk_size(p) != ps || (p->head & C_INUSE)))
+    if (unlikely(ps & 15 || chunk_size(p) != ps || (head_load(p) & C_INUSE)))
       dp_fatal("free", "corrupted size vs. prev_size at", chunk2mem(c));
     bin_unlink(a, p);
     c = p;
@@ -500,17 +514,17 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
   }
   if (n == a->top) {
     S += chunk_size(n);
-    c->head = S | C_PREV_INUSE;
+    head_store(c, S | C_PREV_INUSE);
     a->top = c;
     return S;
   }
-  if (!(n->head & C_INUSE)) {
+  if (!(head_load(n) & C_INUSE)) {
     bin_unlink(a, n);
     S += chunk_size(n);
   }
-  c->head = S | C_PREV_INUSE;
+  head_store(c, S | C_PREV_INUSE);
   n = chunk_at(c, S);
-  n->head &= ~C_PREV_INUSE;
+  head_store(n, head_load(n) & ~C_PREV_INUSE);
   n->prev_size = S;
   bin_insert(a, c);
   if (S >= SEG_MIN_MMAP - 64) {
@@ -667,12 +681,12 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     }
     size_t T = chunk_size(n);
     dp_chunk *t = chunk_at(c, cs);
-    t->head = (T - (cs - S)) | C_PREV_INUSE;
+    head_store(t, (T - (cs - S)) | C_PREV_INUSE);
     a->top = t;
     if (a->seg_top->fresh < (uintptr_t)t + 16)
       a->seg_top->fresh = (uintptr_t)t + 16;
   } else {
-    if (n->head & C_INUSE)
+    if (head_load(n) & C_INUSE)
       return false;
     size_t N = chunk_size(n);
     if (S + N < cs)
@@ -680,15 +694,15 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     bin_unlink(a, n);
     if (S + N - cs >= DP_MINCHUNK) {
       dp_chunk *r = chunk_at(c, cs);
-      r->head = (S + N - cs) | C_PREV_INUSE;
+      head_store(r, (S + N - cs) | C_PREV_INUSE);
       chunk_at(r, S + N - cs)->prev_size = S + N - cs;
       bin_insert(a, r);
     } else {
       cs = S + N;
-      chunk_at(c, cs)->head |= C_PREV_INUSE;
+      head_store(chunk_at(c, cs), head_load(chunk_at(c, cs)) | C_PREV_INUSE);
     }
   }
-  c->head = cs | (c->head & (C_PREV_INUSE | C_INUSE));
+  head_store(c, cs | (head_load(c) & (C_PREV_INUSE | C_INUSE)));
   a->out_bytes += cs - S;
   if (a->out_bytes > a->out_peak)
     a->out_peak = a->out_bytes;
@@ -700,8 +714,8 @@ void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
   if (S - cs < DP_MINCHUNK)
     return;
   dp_chunk *r = chunk_at(c, cs);
-  r->head = (S - cs) | C_PREV_INUSE | C_INUSE;
-  c->head = cs | (c->head & (C_PREV_INUSE | C_INUSE));
+  head_store(r, (S - cs) | C_PREV_INUSE | C_INUSE);
+  head_store(c, cs | (head_load(c) & (C_PREV_INUSE | C_INUSE)));
   dp_arena_free(a, r); /* coalesces the tail with what follows */
 }
 
@@ -727,10 +741,10 @@ static void purge(dp_arena *a) {
     if (i >= ARENA_NBINS)
       break;
     for (dp_chunk *c = a->bins[i]; c; c = link_fd(c)) {
-      if (c->head & C_CLEAN)
+      if (head_load(c) & C_CLEAN)
         continue;
       release_inner(a, c, 0);
-      c->head |= C_CLEAN;
+      head_store(c, head_load(c) | C_CLEAN);
     }
   }
 }
@@ -767,9 +781,9 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
           dp_os_sbrk(-(intptr_t)(brk_end - new_brk)) != (void *)-1) {
         uintptr_t new_end = new_brk - 16;
         size_t cut = s->end - new_end;
-        t->head = (T - cut) | (t->head & C_PREV_INUSE);
+        head_store(t, (T - cut) | (head_load(t) & C_PREV_INUSE));
         dp_pagemap_unregister(dp_align_up(new_brk, DP_GRANULE), brk_end);
-        s->end = new_end;
+        __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
         write_fence(new_end);
         if (s->fresh > new_end)
           s->fresh = new_end;
@@ -790,10 +804,10 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
       if (i >= ARENA_NBINS)
         break;
       for (dp_chunk *c = a->bins[i]; c; c = link_fd(c)) {
-        if (c->head & C_CLEAN)
+        if (head_load(c) & C_CLEAN)
           continue;
         release_inner(a, c, 0);
-        c->head |= C_CLEAN;
+        head_store(c, head_load(c) | C_CLEAN);
         released = true;
       }
     }
@@ -813,7 +827,7 @@ dp_segment *dp_chunk_segment(const char *func, const void *mem) {
   if (!e || !e->seg)
     return NULL;
   dp_segment *s = e->seg;
-  if (p < s->base + 16 || p >= s->end)
+  if (p < s->base + 16 || p >= __atomic_load_n(&s->end, __ATOMIC_RELAXED))
     return NULL;
   if (!dp_starts_test(e, p))
     return NULL;
@@ -881,8 +895,8 @@ void dp_arena_check(dp_arena *a) {
       size_t S = chunk_size(c);
       DEPOT_ASSERT(S >= DP_MINCHUNK && (S & 15) == 0);
       DEPOT_ASSERT((uintptr_t)c + S <= s->end);
-      bool is_free = !(c->head & C_INUSE);
-      DEPOT_ASSERT(!!(c->head & C_PREV_INUSE) == !prev_free || c == (dp_chunk *)s->base);
+      bool is_free = !(head_load(c) & C_INUSE);
+      DEPOT_ASSERT(!!(head_load(c) & C_PREV_INUSE) == !prev_free || c == (dp_chunk *)s->base);
       DEPOT_ASSERT(!(is_free && prev_free));
       dp_pm_entry *e = dp_pagemap_get((uintptr_t)c + 16);
       if (!(e && e->seg == s)) {

@@ -39,9 +39,21 @@ typedef struct dp_chunk {
 #define C_CLEAN ((size_t)8)
 #define C_FLAGS ((size_t)15)
 
+/* A chunk header can be read by a thread freeing that block (fast path,
+ * no lock) while the owning arena, under its lock, flips the block's
+ * PREV_INUSE bit for a neighbour's sake.  The size bits never change while
+ * the block is out, so the race is benign; relaxed atomics (plain moves on
+ * x86) make it a defined one, and keep ThreadSanitizer quiet. */
+DEPOT_INLINE size_t head_load(const dp_chunk *c) {
+  return __atomic_load_n(&c->head, __ATOMIC_RELAXED);
+}
+DEPOT_INLINE void head_store(dp_chunk *c, size_t v) {
+  __atomic_store_n(&c->head, v, __ATOMIC_RELAXED);
+}
+
 DEPOT_INLINE dp_chunk *mem2chunk(const void *p) { return (dp_chunk *)((char *)p - 16); }
 DEPOT_INLINE void *chunk2mem(const dp_chunk *c) { return (char *)c + 16; }
-DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return c->head & ~C_FLAGS; }
+DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return head_load(c) & ~C_FLAGS; }
 DEPOT_INLINE dp_chunk *chunk_at(const void *c, size_t off) {
   return (dp_chunk *)((char *)c + off);
 }
@@ -54,7 +66,7 @@ DEPOT_INLINE size_t request2size(size_t n) {
 }
 /* bytes of program data a chunk holds */
 DEPOT_INLINE size_t chunk_usable(const dp_chunk *c) {
-  return (c->head & C_MMAPPED) ? chunk_size(c) - 16 : chunk_size(c) - DP_HDR;
+  return (head_load(c) & C_MMAPPED) ? chunk_size(c) - 16 : chunk_size(c) - DP_HDR;
 }
 
 /* free-list links: pointer ^ (where it is stored >> 12) ^ secret, so a

@@ -164,22 +164,29 @@ extern dp_pm_entry *dp_pagemap_l1[1u << 16];
 bool dp_pagemap_register(struct dp_segment *seg, uintptr_t from, uintptr_t to);
 void dp_pagemap_unregister(uintptr_t from, uintptr_t to);
 DEPOT_INLINE dp_pm_entry *dp_pagemap_get(uintptr_t a) {
-  dp_pm_entry *leaf = dp_pagemap_l1[(a >> 32) & 0xffff];
+  dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (unlikely(leaf == NULL || (a >> 48) != 0))
     return NULL;
   return &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
 }
+/* Bitmap words are written under the owning arena's lock and read by the
+ * free fast path without it: relaxed atomics (plain moves on x86), so the
+ * race is a defined one; a reader sees its own bit either way. */
 DEPOT_INLINE bool dp_starts_test(const dp_pm_entry *e, uintptr_t p) {
   size_t slot = (p >> 4) & 4095;
-  return (e->starts[slot >> 6] >> (slot & 63)) & 1;
+  return (__atomic_load_n(&e->starts[slot >> 6], __ATOMIC_RELAXED) >> (slot & 63)) & 1;
 }
 DEPOT_INLINE void dp_starts_set(dp_pm_entry *e, uintptr_t p) {
   size_t slot = (p >> 4) & 4095;
-  e->starts[slot >> 6] |= (uint64_t)1 << (slot & 63);
+  uint64_t *w = &e->starts[slot >> 6];
+  __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) | (uint64_t)1 << (slot & 63),
+                   __ATOMIC_RELAXED);
 }
 DEPOT_INLINE void dp_starts_clear(dp_pm_entry *e, uintptr_t p) {
   size_t slot = (p >> 4) & 4095;
-  e->starts[slot >> 6] &= ~((uint64_t)1 << (slot & 63));
+  uint64_t *w = &e->starts[slot >> 6];
+  __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) & ~((uint64_t)1 << (slot & 63)),
+                   __ATOMIC_RELAXED);
 }
 
 /* ---- secrets -------------------------------------------------------- */

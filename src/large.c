@@ -69,9 +69,12 @@ static size_t table_find(uintptr_t p) {
   return SIZE_MAX;
 }
 
+/* read without the lock: a stale answer only moves one block between the
+ * heap and its own mapping */
 bool dp_large_wanted(size_t n) {
-  return n >= dp_opt.mmap_threshold && dp_opt.mmap_max > 0 &&
-         (long)st.count < dp_opt.mmap_max;
+  return n >= __atomic_load_n(&dp_opt.mmap_threshold, __ATOMIC_RELAXED) &&
+         (long)__atomic_load_n(&st.count, __ATOMIC_RELAXED) <
+             __atomic_load_n(&dp_opt.mmap_max, __ATOMIC_RELAXED);
 }
 
 void *dp_large_alloc(size_t n, size_t align) {
@@ -92,7 +95,7 @@ void *dp_large_alloc(size_t n, size_t align) {
   size_t off = mem - 16 - (uintptr_t)m;
   dp_chunk *c = (dp_chunk *)(mem - 16);
   c->prev_size = off;
-  c->head = (len - off) | C_MMAPPED | C_INUSE;
+  head_store(c, (len - off) | C_MMAPPED | C_INUSE);
   if (off >= DP_PAGE) { /* give back the whole pages in front */
     size_t front = dp_align_down(off, DP_PAGE);
     dp_os_munmap(m, front);
@@ -109,7 +112,7 @@ void *dp_large_alloc(size_t n, size_t align) {
   }
   table_insert_raw(table, table_cap, mem);
   table_used++;
-  st.count++;
+  __atomic_store_n(&st.count, st.count + 1, __ATOMIC_RELAXED);
   st.bytes += len;
   st.total_maps++;
   if (st.bytes > st.peak_bytes)
@@ -138,8 +141,8 @@ bool dp_large_recently_freed(const void *mem) {
 static void dynamic_threshold(size_t size) {
   if (!dp_opt.mmap_threshold_fixed && size > dp_opt.mmap_threshold &&
       size <= MAX_DYN_MMAP_THRESHOLD) {
-    dp_opt.mmap_threshold = size;
-    dp_opt.trim_threshold = 2 * size;
+    __atomic_store_n(&dp_opt.mmap_threshold, size, __ATOMIC_RELAXED);
+    __atomic_store_n(&dp_opt.trim_threshold, 2 * size, __ATOMIC_RELAXED);
   }
 }
 
@@ -154,7 +157,7 @@ void dp_large_free(void *mem) {
     dp_fatal("free", "invalid pointer", mem);
   }
   table[i] = 1;
-  st.count--;
+  __atomic_store_n(&st.count, st.count - 1, __ATOMIC_RELAXED);
   st.bytes -= len;
   st.total_unmaps++;
   recent[recent_next++ % RECENT] = (uintptr_t)mem;
@@ -192,7 +195,7 @@ void *dp_large_realloc(void *mem, size_t n) {
   if (st.bytes > st.peak_bytes)
     st.peak_bytes = st.bytes;
   dp_lock_release(&large_lock);
-  mem2chunk(nmem)->head = (nlen - off) | C_MMAPPED | C_INUSE;
+  head_store(mem2chunk(nmem), (nlen - off) | C_MMAPPED | C_INUSE);
   return nmem;
 }
 

@@ -215,6 +215,56 @@ bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
   return false;
 }
 
+/* Is mem cached by another thread?  Asked only when a freed block carries
+ * the cache key, i.e. when a double free is all but certain.  The other
+ * lists change under our feet, so every link is validated through the
+ * pagemap before it is followed; the answer may miss, never crash. */
+bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem) {
+  bool found = false;
+  dp_lock_acquire(&tc_list_lock);
+  for (dp_tcache *tc = tc_live; tc && !found; tc = tc->next) {
+    if (tc == self)
+      continue;
+    dp_tc_bin *b = &tc->bins[cls];
+    void **p = __atomic_load_n(&b->head, __ATOMIC_RELAXED);
+    uint32_t n = __atomic_load_n(&b->count, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; p && i < n && i < 4096; i++) {
+      dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
+      if (((uintptr_t)p & 15) || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p))
+        break;
+      if (p == mem) {
+        found = true;
+        break;
+      }
+      p = (void **)((uintptr_t)__atomic_load_n(&p[0], __ATOMIC_RELAXED) ^
+                    ((uintptr_t)p >> 12) ^ tc->secret);
+    }
+  }
+  dp_lock_release(&tc_list_lock);
+  return found;
+}
+
+/* Take one block out of a list (it is going home by another way). */
+bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem) {
+  dp_tc_bin *b = &tc->bins[cls];
+  void **prev = NULL, **p = b->head;
+  for (uint32_t i = 0; p && i < b->count; i++) {
+    void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
+    if (p == mem) {
+      if (prev)
+        prev[0] = (void *)((uintptr_t)next ^ ((uintptr_t)prev >> 12) ^ tc->secret);
+      else
+        b->head = next;
+      b->count--;
+      p[1] = NULL;
+      return true;
+    }
+    prev = p;
+    p = next;
+  }
+  return false;
+}
+
 static void tc_thread_exit(void *arg) {
   dp_tcache *tc = arg;
   if (!tc || !tc->live)
@@ -235,7 +285,6 @@ static void tc_thread_exit(void *arg) {
   tc->next = tc_recycled;
   tc_recycled = tc;
   dp_lock_release(&tc_list_lock);
-  tc_dead.arena = &dp_main_arena;
   dp_tc = &tc_dead;
 }
 

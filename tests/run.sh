@@ -60,6 +60,18 @@ TSAN_A=$ROOT/$TSAN_DIR/libdepot.a
 if [ $MODE = auto ]; then
   if [ -f "$LIB_SO" ]; then MODE=depot; else MODE=glibc; fi
 fi
+# Work on a snapshot of the libraries (tests/out/lib), so that a rebuild in
+# build/ while the suite runs cannot hand a half-written library to a test.
+snapshot() { # file -> path of its copy
+  local dst=$ROOT/$OUT/lib/$(basename "$(dirname "$1")")-$(basename "$1")
+  mkdir -p "$ROOT/$OUT/lib"
+  if [ -f "$1" ] && ! cmp -s "$1" "$dst"; then cp -p "$1" "$dst.tmp" && mv -f "$dst.tmp" "$dst"; fi
+  echo "$dst"
+}
+if [ $MODE = depot ]; then
+  LIB_SO=$(snapshot "$LIB_SO")
+  [ -f "$LIB_A" ] && LIB_A=$(snapshot "$LIB_A")
+fi
 if [ $MODE = glibc ]; then
   echo "note: running against glibc (no depot): depot-specific tests are skipped" >&2
 fi
@@ -101,9 +113,18 @@ fail() {
 # The reason for a failure, from a log: the first failed check (and its
 # detail line), else the last line.
 reason_from_log() {
-  local log=$1 st=$2 r
-  r=$(grep -m1 -A1 -E 'CHECK failed|ThreadSanitizer|AddressSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$log" 2>/dev/null |
-      tr '\n' ' ' | sed 's/  */ /g' | cut -c1-300)
+  local log=$1 st=$2 r n
+  if grep -q 'WARNING: ThreadSanitizer' "$log" 2>/dev/null; then
+    # the two racing accesses (their innermost frames), and how many reports
+    n=$(grep -c 'WARNING: ThreadSanitizer' "$log")
+    r="$n ThreadSanitizer report(s), first: $(grep -m1 -o 'ThreadSanitizer: [a-z -]*[a-z]' "$log"):"
+    r="$r $(awk '/WARNING: ThreadSanitizer/ {w = 1; next}
+                 w && /^ *#0 / {sub(/^ *#0 /, ""); sub(/ \(.*\+0x[0-9a-f]+\)$/, ""); printf "%s%s", (k++ ? " vs " : ""), $0; if (k == 2) exit}' "$log")"
+    r=$(echo "$r" | cut -c1-300)
+  else
+    r=$(grep -m1 -A1 -E 'CHECK failed|AddressSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$log" 2>/dev/null |
+        tr '\n' ' ' | sed 's/  */ /g' | cut -c1-300)
+  fi
   [ -z "$r" ] && r=$(grep -v '^\s*$' "$log" 2>/dev/null | tail -n 1 | cut -c1-200)
   case $st in
     124|137) echo "timed out after ${TEST_TIMEOUT}s: hang? ${r}; log: $log" ;;
@@ -137,8 +158,11 @@ run_test() {
 # leaves no binary; the test then fails with "build failed".
 BUILD_CMDS=$OUT/build-cmds.txt
 : >"$BUILD_CMDS"
+declare -A QUEUED=()
 add_build_libs() { # out src "flags" "libs"
   local out=$1 src=$2 flags=$3 libs=$4 dep
+  [ -n "${QUEUED[$out]:-}" ] && return
+  QUEUED[$out]=1
   # up to date: newer than its source, the shared headers and the library
   if [ -x "$out" ]; then
     local stale=0
@@ -196,6 +220,7 @@ if [ $MODE = depot ] && [ $NEED_PREFIX = 1 ]; then
   fi
   if [ -f "$PREFIX_A" ] && nm "$PREFIX_A" 2>/dev/null | grep -q ' T depot_malloc$'; then
     PREFIX_OK=1
+    PREFIX_A=$(snapshot "$PREFIX_A")
   else
     PREFIX_WHY="make prefix failed: $(grep -m1 -iE 'error|No rule' "$LOGS/make-prefix.log" | cut -c1-150); log: $LOGS/make-prefix.log"
   fi
@@ -220,9 +245,17 @@ for t in $ALL_C; do
   done
 done
 
-if [ -s "$BUILD_CMDS" ]; then
-  tr '\n' '\0' <"$BUILD_CMDS" | xargs -0 -P "$JOBS" -n 1 sh -c
-fi
+# a small job pool; the final wait collects every compile
+running=0
+while IFS= read -r cmd; do
+  sh -c "$cmd" &
+  running=$((running + 1))
+  if [ $running -ge "$JOBS" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done <"$BUILD_CMDS"
+wait
 
 build_failed() { # binary
   local log="$LOGS/build-$(basename "$1").log"

@@ -48,6 +48,8 @@ typedef struct depot_stats {
   uint64_t free_chunks;      /* number of free chunks in the bins */
   uint64_t top_bytes;        /* bytes in the top chunks */
   uint64_t cached_bytes;     /* bytes held in thread caches */
+  uint64_t fast_bytes;       /* bytes in the arenas' fast lists (whole small chunks) */
+  uint64_t system_bytes;     /* bytes of all arena segments (brk heap + regions) */
   uint64_t largest_free;     /* largest free chunk in any bin or top */
   /* returning memory */
   uint64_t madvise_calls;    /* madvise(MADV_DONTNEED) calls on free pages */

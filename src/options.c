@@ -67,10 +67,8 @@ static const opt_row opt_table[OPT_COUNT] = {
 static bool opt_apply(enum opt_id id, long v) {
   switch (id) {
   case OPT_MMAP_THRESHOLD:
-    /* glibc refuses thresholds above HEAP_MAX_SIZE/2 (32 MiB on 64-bit) */
-    if ((unsigned long)v > MAX_DYN_MMAP_THRESHOLD)
-      return false;
-    dp_opt.mmap_threshold = (size_t)v;
+    /* any value, as glibc 2.36 (older releases refused > 32 MiB) */
+    dp_opt.mmap_threshold = (size_t)(unsigned long)v;
     dp_opt.mmap_threshold_fixed = true;
     break;
   case OPT_TRIM_THRESHOLD:

@@ -42,6 +42,8 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
       }
     }
     out->in_use_bytes += a->out_bytes;
+    out->fast_bytes += a->fast_bytes;
+    out->system_bytes += a->system_bytes;
     out->in_use_peak += a->out_peak;
     out->free_bytes += a->free_bytes;
     out->free_chunks += a->free_chunks;
@@ -79,8 +81,9 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   dp_tcache_merge_stats(&out->malloc_calls, &out->free_calls, &cached, &out->threads_live,
                         &out->threads_total);
   out->cached_bytes = cached;
-  /* blocks in thread caches are out of the arenas but not in use */
-  out->in_use_bytes = out->in_use_bytes > cached ? out->in_use_bytes - cached : 0;
+  /* blocks in thread caches and fast lists are out of the bins but not in use */
+  uint64_t idle = cached + out->fast_bytes;
+  out->in_use_bytes = out->in_use_bytes > idle ? out->in_use_bytes - idle : 0;
   out->in_use_bytes += ls.bytes;
   out->in_use_peak += ls.peak_bytes;
   return 0;
@@ -216,6 +219,7 @@ DEPOT_EXPORT void depot_stats_print(int fd) {
   kv(fd, "top chunks", s.top_bytes, true);
   kv(fd, "largest free chunk", s.largest_free, true);
   kv(fd, "in thread caches", s.cached_bytes, true);
+  kv(fd, "in arena fast lists", s.fast_bytes, true);
   uint64_t held = s.in_use_bytes + s.free_bytes + s.cached_bytes;
   if (held) {
     dp_line_str(&l, "  fragmentation");
@@ -251,16 +255,21 @@ DEPOT_EXPORT struct mallinfo2 DEPOT_NAME(mallinfo2)(void) {
   depot_stats_get(&s);
   struct mallinfo2 m;
   memset(&m, 0, sizeof m);
-  m.arena = s.heap_bytes + s.region_bytes;
+  uint64_t in_use = s.in_use_bytes - (s.in_use_bytes >= s.mmap_bytes ? s.mmap_bytes : 0);
+  if (in_use > s.system_bytes)
+    in_use = s.system_bytes;
+  m.arena = s.system_bytes;                 /* non-mmapped space from the kernel */
   m.ordblks = s.free_chunks + (s.top_bytes ? 1 : 0);
   m.smblks = 0;
-  m.hblks = s.mmap_count;
+  m.hblks = s.mmap_count;                   /* blocks in their own mapping */
   m.hblkhd = s.mmap_bytes;
   m.usmblks = 0;
-  m.fsmblks = s.cached_bytes;
-  m.uordblks = s.in_use_bytes - (s.in_use_bytes >= s.mmap_bytes ? s.mmap_bytes : 0);
-  m.fordblks = s.free_bytes + s.cached_bytes;
-  m.keepcost = s.top_bytes;
+  m.fsmblks = s.cached_bytes + s.fast_bytes; /* whole small chunks kept for reuse */
+  m.uordblks = in_use;
+  m.fordblks = s.system_bytes - in_use;      /* free, overhead included */
+  m.keepcost = s.top_bytes < m.fordblks ? s.top_bytes : m.fordblks;
+  if (m.fsmblks > m.fordblks)
+    m.fsmblks = m.fordblks;
   return m;
 }
 

@@ -167,7 +167,26 @@ static void *alloc_any(size_t n, bool *zeroed) {
   return p;
 }
 
-DEPOT_NOINLINE static void *malloc_slow(size_t n) { return alloc_any(n, NULL); }
+/* Medium requests (1 KiB - 32 KiB) also come from the thread cache, one
+ * call away from the fast path. */
+DEPOT_NOINLINE static void *malloc_slow(size_t n) {
+  dp_tcache *tc = dp_tc;
+  if (n <= TC_MAX_CHUNK - DP_HDR) {
+    dp_tc_bin *b = &tc->bins[tc_class_ceil(request2size(n))];
+    void **p = b->head;
+    if (p && tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
+      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
+      if (unlikely(next & 15))
+        dp_fatal("malloc", "corrupted free list at", p);
+      b->head = (void *)next;
+      b->count--;
+      p[1] = NULL;
+      tc->nmalloc++;
+      return p;
+    }
+  }
+  return alloc_any(n, NULL);
+}
 
 DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
   dp_tcache *tc = dp_tc;
@@ -264,7 +283,7 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
-  if (likely(leaf != NULL && ((a & 15) | (a >> 48)) == 0)) {
+  if (likely(leaf != NULL && (a & 15) == 0)) {
     const uint64_t *starts =
         __atomic_load_n(&leaf[(a >> DP_GRANULE_SHIFT) & 0xffff].starts, __ATOMIC_RELAXED);
     if (likely(starts &&
@@ -281,6 +300,15 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
           w[1] = (void *)tc->key;
           b->head = p;
           b->count++;
+          tc->nfree++;
+          return;
+        }
+      } else if (cs <= TC_MAX_CHUNK && cs > TC_EXACT_MAX &&
+                 (head & (C_PREV_INUSE | C_MMAPPED)) == C_PREV_INUSE &&
+                 w[1] != (void *)tc->key) {
+        dp_tc_bin *b = &tc->bins[tc_class_floor(cs)];
+        if (likely(b->count < b->limit)) {
+          tc_push(tc, b, p);
           tc->nfree++;
           return;
         }

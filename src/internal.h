@@ -63,10 +63,10 @@
 #define DP_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * DP_GRANULE)
 
 /* thread cache classes: exact 16-byte steps to 1 KiB, then 4 per doubling
- * up to 16 KiB (chunk sizes) */
+ * up to 32 KiB (chunk sizes) */
 #define TC_EXACT_MAX 1024u
-#define TC_MAX_CHUNK 16384u
-#define TC_NBINS 81u
+#define TC_MAX_CHUNK 32768u
+#define TC_NBINS 85u
 
 /* defaults, as glibc's */
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024)

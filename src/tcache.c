@@ -49,9 +49,12 @@ static void tc_set_limits(dp_tcache *tc) {
   for (unsigned c = 0; c < TC_NBINS; c++) {
     size_t sz = tc_class_size(c);
     uint32_t lim = 0;
-    if (c >= 2 && !off) {
-      size_t want = 16384 / sz;
+    if (c >= 2 && !off && sz <= TC_EXACT_MAX) {
+      size_t want = 16384 / sz; /* small: about 16 KiB a class */
       lim = (uint32_t)(want < 8 ? 8 : want > 256 ? 256 : want);
+    } else if (c >= 2 && !off) {
+      size_t want = 65536 / sz; /* medium: about 64 KiB a class */
+      lim = (uint32_t)(want < 4 ? 4 : want > 32 ? 32 : want);
     }
     tc->bins[c].limit = lim;
   }

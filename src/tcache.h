@@ -10,7 +10,7 @@ typedef struct dp_tc_bin {
 } dp_tc_bin;
 
 typedef struct dp_tcache {
-  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 1 KiB, 4 per doubling to 16 KiB */
+  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 1 KiB, 4 per doubling to 32 KiB */
   uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
   uint64_t key;             /* copy of dp_tc_key: word 1 of a cached block */
   dp_arena *arena;          /* where refills come from */

@@ -15,6 +15,7 @@
  */
 #include "large.h"
 #include "tcache.h"
+#include "vg.h"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -42,6 +43,7 @@ int DEPOT_NAME(malloc_trim)(size_t pad);
 
 uint64_t dp_secret;
 uint64_t dp_tc_key;
+bool dp_valgrind;
 _Atomic int dp_initialized;
 static dp_lock init_lock = DP_LOCK_INIT;
 
@@ -54,6 +56,7 @@ void dp_init_slow(void) {
   dp_lock_acquire(&init_lock);
   if (!atomic_load_explicit(&dp_initialized, memory_order_relaxed)) {
     dp_options_init();
+    dp_valgrind = dp_vg_detect();
     dp_secret = dp_os_random() & ~(uint64_t)15; /* keep decoded links 16-aligned */
     dp_tc_key = dp_os_random();
     dp_arena_init(&dp_main_arena, 0);
@@ -131,7 +134,23 @@ static void *heap_alloc(dp_tcache *tc, size_t n, bool *zeroed) {
   return c ? chunk2mem(c) : NULL;
 }
 
+static void *alloc_any_work(size_t n, bool *zeroed);
+
 static void *alloc_any(size_t n, bool *zeroed) {
+  if (likely(!dp_valgrind))
+    return alloc_any_work(n, zeroed);
+  bool z = false;
+  dp_vg_quiet();
+  void *p = alloc_any_work(n, &z);
+  size_t usable = p ? chunk_usable(mem2chunk(p)) : 0;
+  dp_vg_loud();
+  if (zeroed)
+    *zeroed = z;
+  dp_vg_alloc(p, usable, z);
+  return p;
+}
+
+static void *alloc_any_work(size_t n, bool *zeroed) {
   dp_tcache *tc = dp_tcache_get();
   if (unlikely(n > DP_MAX_REQUEST)) {
     errno = ENOMEM;
@@ -211,9 +230,25 @@ DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
 
 /* ---- free ------------------------------------------------------------ */
 
+static void free_work(void *p, const char *func);
+
 DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
   if (!p)
     return;
+  if (likely(!dp_valgrind)) {
+    free_work(p, func);
+    return;
+  }
+  block_check(func, p);
+  if (!(head_load(mem2chunk(p)) & C_INUSE))
+    bad_pointer(func, p);
+  dp_vg_free(p);
+  dp_vg_quiet();
+  free_work(p, func);
+  dp_vg_loud();
+}
+
+static void free_work(void *p, const char *func) {
   int saved = errno;
   dp_tcache *tc = dp_tcache_get();
   if (block_check(func, p) == BLK_LARGE) {
@@ -293,9 +328,9 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;
       /* a block whose lower neighbour is free goes home now (coalescing) */
-      if (likely(cs <= TC_EXACT_MAX && (head & C_PREV_INUSE) && w[1] != (void *)tc->key)) {
+      if (likely(cs <= TC_EXACT_MAX && (head & C_PREV_INUSE))) {
         dp_tc_bin *b = &tc->bins[cs >> 4];
-        if (likely(b->count < b->limit)) {
+        if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
           w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
           w[1] = (void *)tc->key;
           b->head = p;
@@ -304,10 +339,9 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
           return;
         }
       } else if (cs <= TC_MAX_CHUNK && cs > TC_EXACT_MAX &&
-                 (head & (C_PREV_INUSE | C_MMAPPED)) == C_PREV_INUSE &&
-                 w[1] != (void *)tc->key) {
+                 (head & (C_PREV_INUSE | C_MMAPPED)) == C_PREV_INUSE) {
         dp_tc_bin *b = &tc->bins[tc_class_floor(cs)];
-        if (likely(b->count < b->limit)) {
+        if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
           tc_push(tc, b, p);
           tc->nfree++;
           return;
@@ -374,6 +408,11 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
     return NULL;
   }
   blk_kind k = block_check("realloc", p);
+  if (unlikely(dp_valgrind)) { /* plain malloc + copy + free keeps memcheck's books simple */
+    if (!(head_load(mem2chunk(p)) & C_INUSE))
+      bad_pointer("realloc", p);
+    return realloc_move(p, n, block_usable(p));
+  }
   if (unlikely(n > DP_MAX_REQUEST)) {
     errno = ENOMEM;
     return NULL;
@@ -432,6 +471,7 @@ static void *aligned_any(size_t align, size_t n) {
     errno = align > ((size_t)1 << 40) ? EINVAL : ENOMEM;
     return NULL;
   }
+  dp_vg_quiet();
   dp_tcache *tc = dp_tcache_get();
   tc->nmalloc++;
   void *p = NULL;
@@ -451,6 +491,9 @@ static void *aligned_any(size_t align, size_t n) {
     errno = ENOMEM;
   else if (unlikely(dp_opt.perturb))
     memset(p, dp_opt.perturb ^ 0xff, n);
+  size_t usable = p ? chunk_usable(mem2chunk(p)) : 0;
+  dp_vg_loud();
+  dp_vg_alloc(p, usable, false);
   return p;
 }
 
@@ -533,12 +576,14 @@ DEPOT_EXPORT int DEPOT_NAME(malloc_trim)(size_t pad) {
   dp_tcache *tc = dp_tc;
   dp_tcache_flush_all(tc);
   bool released = false;
+  dp_vg_quiet();
   for (dp_arena *a = dp_arenas; a; a = a->next) {
     dp_lock_acquire(&a->lock);
     released |= dp_arena_trim(a, pad, true);
     dp_arena_check(a);
     dp_lock_release(&a->lock);
   }
+  dp_vg_loud();
   return released ? 1 : 0;
 }
 

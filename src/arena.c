@@ -388,6 +388,8 @@ static void consolidate(dp_arena *a);
 static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   dp_chunk *c = a->top;
   size_t T = chunk_size(c);
+  if (unlikely((uintptr_t)c + T != a->seg_top->end)) /* an overflow hit the top's header */
+    dp_fatal("malloc", "corrupted top size at", chunk2mem(c));
   DEPOT_ASSERT(T >= cs + DP_MINCHUNK);
   dp_chunk *t = chunk_at(c, cs);
   head_store(t, (T - cs) | C_PREV_INUSE);

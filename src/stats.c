@@ -9,6 +9,7 @@
  */
 #include "large.h"
 #include "tcache.h"
+#include "vg.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -24,6 +25,7 @@ int DEPOT_NAME(malloc_info)(int options, FILE *fp);
 
 DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   dp_init();
+  dp_vg_quiet(); /* the walk reads free chunks */
   memset(out, 0, sizeof *out);
   out->heap_start = dp_heap_start;
   uintptr_t brk_now = (uintptr_t)dp_os_brk_current();
@@ -86,6 +88,7 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   out->in_use_bytes = out->in_use_bytes > idle ? out->in_use_bytes - idle : 0;
   out->in_use_bytes += ls.bytes;
   out->in_use_peak += ls.peak_bytes;
+  dp_vg_loud();
   return 0;
 }
 
@@ -112,6 +115,7 @@ static void say(int fd, const char *s) { dp_os_write(fd, s, strlen(s)); }
 
 DEPOT_EXPORT void depot_bins_print(int fd) {
   dp_init();
+  dp_vg_quiet();
   for (dp_arena *a = dp_arenas; a; a = a->next) {
     dp_line l = {.len = 0};
     dp_lock_acquire(&a->lock);
@@ -162,6 +166,7 @@ DEPOT_EXPORT void depot_bins_print(int fd) {
     }
     dp_lock_release(&a->lock);
   }
+  dp_vg_loud();
 }
 
 static void comm_of_self(char *buf, size_t cap) {
@@ -382,6 +387,7 @@ DEPOT_EXPORT int DEPOT_NAME(malloc_info)(int options, FILE *fp) {
   }
   dp_init();
   xml_buf b = {0};
+  dp_vg_quiet();
   uint64_t tot_free = 0, tot_nfree = 0, tot_sys = 0;
   xb_str(&b, "<malloc version=\"1\">\n");
   for (dp_arena *a = dp_arenas; a; a = a->next) {
@@ -441,6 +447,7 @@ DEPOT_EXPORT int DEPOT_NAME(malloc_info)(int options, FILE *fp) {
   xb_str(&b, "/>\n<aspace type=\"mprotect\"");
   xb_attr(&b, "size", tot_sys);
   xb_str(&b, "/>\n</malloc>\n");
+  dp_vg_loud();
   int r = 0;
   if (b.p) {
     if (fwrite(b.p, 1, b.len, fp) != b.len)

@@ -10,7 +10,7 @@
 #if T_SANITIZED
 enum { WORKERS = 2, FORKS = 6 };
 #else
-enum { WORKERS = 3, FORKS = 12 };
+enum { WORKERS = 3, FORKS = 8 };
 #endif
 
 static volatile int stop;

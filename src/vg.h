@@ -25,11 +25,21 @@ extern bool dp_valgrind; /* running under valgrind */
 
 #ifdef DP_HAVE_VALGRIND
 DEPOT_INLINE bool dp_vg_detect(void) { return RUNNING_ON_VALGRIND != 0; }
-/* n: the block's usable size; its header word stays readable (free reads it) */
+/* n: the block's usable size.  Its header word stays readable (free reads
+ * it); the next chunk's header, the first byte past the block, is made
+ * unaddressable while that chunk is free, so a one-byte overflow shows. */
 DEPOT_INLINE void dp_vg_alloc(const void *p, size_t n, bool zeroed) {
   if (unlikely(dp_valgrind) && p) {
     VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
     VALGRIND_MAKE_MEM_DEFINED((const char *)p - 8, 8);
+    if (((const size_t *)p)[-1] & 4) /* C_MMAPPED: nothing follows in the mapping */
+      return;
+    const size_t *next_head = (const size_t *)((const char *)p + n);
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    bool next_free = !(*next_head & 2); /* C_INUSE */
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    if (next_free)
+      VALGRIND_MAKE_MEM_NOACCESS(next_head, 8);
   }
 }
 DEPOT_INLINE void dp_vg_free(const void *p) {

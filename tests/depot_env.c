@@ -257,6 +257,11 @@ int main(int argc, char **argv) {
   run_case("arena_test", "DEPOT_ARENA_TEST=3");
   run_case("perturb", "DEPOT_PERTURB=165");
 
+  /* nonsense values do not break the start */
+  run_case("quiet", "DEPOT_MMAP_THRESHOLD=lots");
+  run_case("quiet", "DEPOT_TRIM_THRESHOLD=-5");
+  run_case("quiet", "DEPOT_ARENA_MAX=");
+
   /* no variable: nothing on stderr */
   if (run_case("quiet", NULL))
     CHECKM(err[0] == 0, "without DEPOT_REPORT/DEPOT_TRACE stderr is not empty: %.300s", err);

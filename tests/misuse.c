@@ -55,6 +55,28 @@ static void c_double_free_other_thread(void) {
   pthread_join(t, NULL);
 }
 
+static void c_double_free_20k(void) {
+  void *keep = malloc(opaque_size(20000));
+  void *p = malloc(opaque_size(20000));
+  void *guard = malloc(opaque_size(100));
+  (void)keep;
+  (void)guard;
+  tell_ptr(p);
+  free(p);
+  free(opaque_ptr(p));
+}
+
+static void c_double_free_20k_other_thread(void) {
+  void *p = malloc(opaque_size(20000));
+  void *guard = malloc(opaque_size(100));
+  (void)guard;
+  tell_ptr(p);
+  free(p);
+  pthread_t t;
+  if (pthread_create(&t, NULL, free_in_thread, p) != 0) _exit(97);
+  pthread_join(t, NULL);
+}
+
 /* the first free's block has left the thread cache (many frees of the same
  * size after it) before the second free */
 static void c_double_free_after_flush(void) {
@@ -187,6 +209,10 @@ static const struct mcase cases[] = {
      BADPTR, "free", "double free", NULL},
     {"double free of a 5000-byte block", c_double_free_medium, BADPTR, "free", "double free",
      NULL},
+    {"double free of a 20000-byte block", c_double_free_20k, BADPTR, "free", "double free",
+     NULL},
+    {"double free of a 20000-byte block from another thread", c_double_free_20k_other_thread,
+     BADPTR, "free", "double free", NULL},
     {"double free of a 1 MiB block", c_double_free_big, BADPTR, "free", "double free",
      "invalid pointer"},
     {"free of a stack address", c_free_stack, BADPTR, "free", "invalid pointer", "double free"},

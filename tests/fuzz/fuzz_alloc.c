@@ -59,7 +59,7 @@ struct mallinfo2 depot_mallinfo2(void);
 
 #define MAX_LIVE 512
 #define MAX_LIVE_BYTES ((size_t)96 << 20)
-#define INPUT_BUDGET ((size_t)256 << 20) /* bytes allocated per input, at most */
+#define INPUT_BUDGET ((size_t)64 << 20) /* bytes allocated per input, at most */
 #define MAX_THREADS_PER_INPUT 6
 #define PAT_LEN (64 * 1024)
 
@@ -99,28 +99,67 @@ static inline const uint8_t *pat_at(uint32_t id, size_t chunk) {
   return pattern + ((id * 2654435761u + chunk * 977u) & 4095u);
 }
 
-static void fill(void *p, size_t n, uint32_t id) {
-  uint8_t *b = p;
-  for (size_t off = 0, c = 0; off < n; off += PAT_LEN, c++) {
-    size_t k = n - off < PAT_LEN ? n - off : PAT_LEN;
-    memcpy(b + off, pat_at(id, c), k);
+/* Byte o of block `id` is pat_at(id, o / PAT_LEN)[o % PAT_LEN].  Blocks up
+ * to FULL_MAX are filled whole; bigger ones (their pages are fresh mappings,
+ * and faulting them in would dominate the run) get their first 256 KiB,
+ * their last 64 KiB and 64 bytes every 32 KiB. */
+#define FULL_MAX ((size_t)512 << 10)
+typedef void range_fn(uint8_t *p, size_t a, size_t b, uint32_t id, const char *when);
+
+static void fill_range(uint8_t *p, size_t a, size_t b, uint32_t id, const char *when) {
+  (void)when;
+  while (a < b) {
+    size_t c = a / PAT_LEN, o = a % PAT_LEN, k = PAT_LEN - o;
+    if (k > b - a)
+      k = b - a;
+    memcpy(p + a, pat_at(id, c) + o, k);
+    a += k;
   }
 }
 
-/* check the first n bytes of p hold block id's pattern */
-static void check_fill(const void *p, size_t n, uint32_t id, const char *when) {
-  const uint8_t *b = p;
-  for (size_t off = 0, c = 0; off < n; off += PAT_LEN, c++) {
-    size_t k = n - off < PAT_LEN ? n - off : PAT_LEN;
-    if (memcmp(b + off, pat_at(id, c), k) != 0) {
-      const uint8_t *want = pat_at(id, c);
+static void check_range(uint8_t *p, size_t a, size_t b, uint32_t id, const char *when) {
+  while (a < b) {
+    size_t c = a / PAT_LEN, o = a % PAT_LEN, k = PAT_LEN - o;
+    if (k > b - a)
+      k = b - a;
+    const uint8_t *want = pat_at(id, c) + o;
+    if (memcmp(p + a, want, k) != 0) {
       size_t i = 0;
-      while (i < k && b[off + i] == want[i])
+      while (i < k && p[a + i] == want[i])
         i++;
-      fail("%s: block %p (id %u, %zu bytes) corrupted at offset %zu: 0x%02x, expected 0x%02x",
-           when, p, id, n, off + i, b[off + i], want[i]);
+      fail("%s: block %p (id %u) corrupted at offset %zu: 0x%02x, expected 0x%02x", when,
+           (void *)p, id, a + i, p[a + i], want[i]);
     }
+    a += k;
   }
+}
+
+/* apply fn to the parts of [0, m) that a block of n bytes has filled */
+static void each_range(range_fn *fn, void *p, size_t n, size_t m, uint32_t id, const char *when) {
+  if (m > n)
+    m = n;
+  if (n <= FULL_MAX) {
+    fn(p, 0, m, id, when);
+    return;
+  }
+  size_t head = (size_t)256 << 10, tail = n - ((size_t)64 << 10);
+  fn(p, 0, m < head ? m : head, id, when);
+  for (size_t o = head; o + 64 <= tail && o < m; o += (size_t)32 << 10)
+    fn(p, o, o + 64 < m ? o + 64 : m, id, when);
+  if (tail < m)
+    fn(p, tail, m, id, when);
+}
+
+static void fill(void *p, size_t n, uint32_t id) { each_range(fill_range, p, n, n, id, NULL); }
+
+/* check the bytes of p that block id (of n bytes) filled */
+static void check_fill(const void *p, size_t n, uint32_t id, const char *when) {
+  each_range(check_range, (void *)p, n, n, id, when);
+}
+
+/* the first m bytes of p hold what block id (of n bytes) held there */
+static void check_prefix(const void *p, size_t n, size_t m, uint32_t id, const char *when) {
+  each_range(check_range, (void *)p, n, m, id, when);
 }
 
 static void check_zero(const void *p, size_t n, const char *when) {
@@ -254,8 +293,12 @@ static size_t rd_size(reader *r) {
     n = (size_t)16 << (rd8(r) % 7); /* 16..1024: exact class edges */
   else if (k < 190)
     n = ((size_t)16 << (rd8(r) % 7)) - 8 + rd8(r) % 17; /* around them */
-  else if (k < 246)
-    n = 1024 + rd32(r) % (300 * 1024 - 1024 + 1);
+  else if (k < 246) { /* 1 KiB .. 300 KiB, log-uniform */
+    size_t base = (size_t)1024 << (rd8(r) % 9);
+    n = base + rd32(r) % base;
+    if (n > 300 * 1024)
+      n = 300 * 1024 - rd8(r);
+  }
   else if (k < 250)
     n = (128 * 1024) - 64 + rd8(r); /* around the default mmap threshold */
   else
@@ -544,7 +587,7 @@ static void run(const uint8_t *data, size_t size) {
         continue; /* glibc: realloc(p, 0) frees */
       if (!p)
         fail("realloc(%p, %zu) returned NULL", (void *)old.p, n);
-      check_fill(p, old.req < n ? old.req : n, old.id, "after realloc");
+      check_prefix(p, old.req, n, old.id, "after realloc");
       adopt(p, n, 16, false, "realloc");
     } else if (op < 132) { /* usable size and contents */
       size_t us = depot_malloc_usable_size(live[i].p);

@@ -230,6 +230,20 @@ DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
 
 /* ---- free ------------------------------------------------------------ */
 
+/* Is the block (carrying the cache key) in a thread cache or fast list? */
+static bool cached_somewhere(dp_tcache *tc, void *p) {
+  unsigned cls = tc_class_floor(chunk_size(mem2chunk(p)));
+  if (cls >= TC_NBINS)
+    return false;
+  if (tc->live && dp_tcache_contains(tc, cls, p))
+    return true;
+  dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+  dp_lock_acquire(&a->lock);
+  bool dup = cls < ARENA_NFAST && dp_arena_fast_contains(a, cls, p);
+  dp_lock_release(&a->lock);
+  return dup || dp_tcache_cached_elsewhere(tc, cls, p);
+}
+
 static void free_work(void *p, const char *func);
 
 DEPOT_NOINLINE static void free_slow(void *p, const char *func) {
@@ -266,17 +280,8 @@ static void free_work(void *p, const char *func) {
   tc->nfree++;
   if (cs <= TC_MAX_CHUNK && tc->live) {
     unsigned cls = tc_class_floor(cs);
-    if (((void **)p)[1] == (void *)tc->key) {
-      /* cached blocks carry the key: is this one cached already? */
-      if (dp_tcache_contains(tc, cls, p))
-        dp_fatal(func, "double free of", p);
-      dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
-      dp_lock_acquire(&a->lock);
-      bool dup = cls < ARENA_NFAST && dp_arena_fast_contains(a, cls, p);
-      dp_lock_release(&a->lock);
-      if (dup || dp_tcache_cached_elsewhere(tc, cls, p))
-        dp_fatal(func, "double free of", p);
-    }
+    if (((void **)p)[1] == (void *)tc->key && cached_somewhere(tc, p))
+      dp_fatal(func, "double free of", p); /* cached blocks carry the key */
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
       dp_tcache_flush_all(tc);
       extern void dp_tcache_relimit(dp_tcache *);
@@ -300,17 +305,25 @@ home:
     memset(p, dp_opt.perturb, cs - DP_HDR);
   /* Blocks of this thread's cache right above (a refill cuts several side
    * by side) would keep the free run from reaching the top: they go home
-   * too, before p, while their headers are surely still mapped. */
-  for (dp_chunk *n = chunk_at(c, cs); tc->live;) {
-    size_t ns = chunk_size(n);
-    void **nm = chunk2mem(n);
-    if (!(head_load(n) & C_INUSE) || ns < DP_MINCHUNK || ns > TC_MAX_CHUNK ||
-        nm[1] != (void *)tc->key || !dp_tcache_remove(tc, tc_class_floor(ns), nm))
+   * too.  The walk is done under the arena's lock (no trim can move the
+   * break meanwhile) and asks this thread's own lists, never the blocks. */
+  dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+  dp_lock_acquire(&a->lock);
+  dp_chunk *up[32];
+  unsigned nup = 0;
+  for (dp_chunk *n = chunk_at(c, cs); tc->live && nup < 32;) {
+    size_t h = head_load(n), ns = h & ~C_FLAGS;
+    if (!(h & C_INUSE) || (h & C_MMAPPED) || ns < DP_MINCHUNK || ns > TC_MAX_CHUNK ||
+        !dp_tcache_remove(tc, tc_class_floor(ns), chunk2mem(n)))
       break;
+    up[nup++] = n;
     n = chunk_at(n, ns);
-    dp_free_to_arena(nm);
   }
-  dp_free_to_arena(p);
+  while (nup)
+    dp_arena_free(a, up[--nup]);
+  dp_arena_free(a, c);
+  dp_arena_check(a);
+  dp_lock_release(&a->lock);
   errno = saved;
 }
 
@@ -421,7 +434,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   if (k == BLK_LARGE) {
     if (n <= old && n >= old / 2)
       return p;
-    if (n >= dp_opt.mmap_threshold) {
+    if (n >= __atomic_load_n(&dp_opt.mmap_threshold, __ATOMIC_RELAXED)) {
       void *q = dp_large_realloc(p, n);
       if (q)
         return q;
@@ -431,6 +444,8 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   dp_chunk *c = mem2chunk(p);
   if (unlikely(!(head_load(c) & C_INUSE)))
     bad_pointer("realloc", p);
+  if (unlikely(((void **)p)[1] == (void *)dp_tc_key) && cached_somewhere(dp_tcache_get(), p))
+    dp_fatal("realloc", "double free of", p);
   size_t cs = request2size(n), ocs = chunk_size(c);
   if (cs <= ocs) {
     if (ocs - cs < 256 || ocs <= TC_MAX_CHUNK)

@@ -209,10 +209,15 @@ static void split_free(dp_arena *a, dp_chunk *c, size_t cs) {
 
 /* ---- segments ------------------------------------------------------- */
 
+static dp_lock seg_free_lock = DP_LOCK_INIT; /* arenas share the recycled records */
+
 static dp_segment *segment_new(void) {
+  dp_lock_acquire(&seg_free_lock);
   dp_segment *s = seg_free_list;
-  if (s) {
+  if (s)
     seg_free_list = s->next;
+  dp_lock_release(&seg_free_lock);
+  if (s) {
     memset(s, 0, sizeof *s);
     return s;
   }
@@ -546,18 +551,17 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
 static void after_free(dp_arena *a, size_t merged) {
   if (merged >= CONSOLIDATE_SIZE && a->fast_bytes)
     consolidate(a);
-  if (a->top && chunk_size(a->top) > dp_opt.trim_threshold + dp_opt.top_pad &&
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
+  if (a->top && chunk_size(a->top) > trim + dp_opt.top_pad &&
       a->seg_top->is_brk && !trim_oscillating())
     dp_arena_trim(a, dp_opt.top_pad, false);
-  size_t trigger = dp_opt.trim_threshold < ((size_t)1 << 20) ? ((size_t)1 << 20)
-                                                               : dp_opt.trim_threshold;
+  size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
   if (a->dirty_freed > trigger) {
-    /* decay: freed memory is consolidated and its pages given back once
-     * decay_ms have passed since the last time, so alloc/free waves do
-     * not pay for page faults on every wave */
+    /* decay: free pages are given back once decay_ms have passed since
+     * the last time, so alloc/free waves do not pay for page faults on
+     * every wave (the layout of the heap never depends on the clock) */
     uint64_t now = dp_os_now_ms();
     if (now - a->purge_ms >= (uint64_t)dp_opt.decay_ms) {
-      consolidate(a);
       purge(a);
     } else {
       a->dirty_freed = trigger / 2; /* look at the clock again later */
@@ -760,8 +764,10 @@ static void segment_release(dp_arena *a, dp_segment *s) {
   a->system_bytes -= s->map_size;
   dp_pagemap_unregister((uintptr_t)s->map_base, (uintptr_t)s->map_base + s->map_size);
   dp_os_munmap(s->map_base, s->map_size);
+  dp_lock_acquire(&seg_free_lock);
   s->next = seg_free_list;
   seg_free_list = s;
+  dp_lock_release(&seg_free_lock);
 }
 
 /* Return the top's excess (above pad) to the kernel: lower the break, or

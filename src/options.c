@@ -68,11 +68,11 @@ static bool opt_apply(enum opt_id id, long v) {
   switch (id) {
   case OPT_MMAP_THRESHOLD:
     /* any value, as glibc 2.36 (older releases refused > 32 MiB) */
-    dp_opt.mmap_threshold = (size_t)(unsigned long)v;
+    __atomic_store_n(&dp_opt.mmap_threshold, (size_t)(unsigned long)v, __ATOMIC_RELAXED);
     dp_opt.mmap_threshold_fixed = true;
     break;
   case OPT_TRIM_THRESHOLD:
-    dp_opt.trim_threshold = (size_t)(unsigned long)v;
+    __atomic_store_n(&dp_opt.trim_threshold, (size_t)(unsigned long)v, __ATOMIC_RELAXED);
     dp_opt.mmap_threshold_fixed = true;
     break;
   case OPT_TOP_PAD:

@@ -78,7 +78,7 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   out->mmap_peak_bytes = ls.peak_bytes;
   out->mmap_total = ls.total_maps;
   out->munmap_total = ls.total_unmaps;
-  out->mmap_threshold = dp_opt.mmap_threshold;
+  out->mmap_threshold = __atomic_load_n(&dp_opt.mmap_threshold, __ATOMIC_RELAXED);
   uint64_t cached;
   dp_tcache_merge_stats(&out->malloc_calls, &out->free_calls, &cached, &out->threads_live,
                         &out->threads_total);

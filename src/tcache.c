@@ -225,7 +225,19 @@ bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
  * the cache key, i.e. when a double free is all but certain.  The other
  * lists change under our feet, so every link is validated through the
  * pagemap before it is followed; the answer may miss, never crash. */
-bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem) {
+#if defined(__SANITIZE_THREAD__)
+#define DP_NO_TSAN __attribute__((no_sanitize("thread")))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DP_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef DP_NO_TSAN
+#define DP_NO_TSAN
+#endif
+
+/* racy on purpose (read-only, validated): not a data race to report */
+DP_NO_TSAN bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem) {
   bool found = false;
   dp_lock_acquire(&tc_list_lock);
   for (dp_tcache *tc = tc_live; tc && !found; tc = tc->next) {

@@ -154,7 +154,6 @@ def install_missing_peers(names):
 
 def resolve_allocators(spec):
     names = [s.strip() for s in spec.split(",") if s.strip()] if spec else list(DEFAULT_ALLOCATORS)
-    explicit = bool(spec)
     install_missing_peers(names)
     out, seen = [], set()
     for n in names:
@@ -187,8 +186,6 @@ def resolve_allocators(spec):
         out.append(a)
     if not out:
         sys.exit("no allocator to run")
-    if not explicit:
-        pass
     return out
 
 
@@ -407,7 +404,8 @@ def models_line(source):
     except (OSError, IndexError):
         return ""
     first = first.strip().removeprefix("/*").removesuffix("*/").strip()
-    return first.partition(":")[2].strip() if ":" in first else first
+    first = first.partition(":")[2].strip() if ":" in first else first
+    return first.removeprefix("models ")
 
 
 def thread_counts():
@@ -640,8 +638,8 @@ def resp_read(f):
     raise ValueError(f"bad reply {line!r}")
 
 
-def redis_ready(port, deadline):
-    while time.monotonic() < deadline:
+def redis_ready(port, deadline, proc):
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(resp("PING"))
@@ -696,10 +694,12 @@ def run_redis(wl, alloc, quick, timeout, work):
         env=clean_env(), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
 
     def server_log():
-        return last_line((rdir / "server.log").read_text(errors="replace"))
+        r = read_report(report)
+        parts = [describe_exit(status_to_rc(r[6])) if r else "", last_line((rdir / "server.log").read_text(errors="replace"))]
+        return ": ".join(x for x in parts if x)
 
     try:
-        if not redis_ready(port, time.monotonic() + 20) or p.poll() is not None:
+        if not redis_ready(port, time.monotonic() + 20, p) or p.poll() is not None:
             run.status, run.error = "fail", "redis-server did not start: " + server_log()
             return run
         c = run_child([bench, "-h", "127.0.0.1", "-p", port, "-n", n, "-c", "20", "-P", "16", "-r", "100000",
@@ -830,7 +830,7 @@ class Summary:
                     cell["n"] = len(timed)
                     for k in ("wall", "user", "sys", "maxrss_kb", "minflt", "majflt"):
                         cell[k] = median([getattr(r, k) for r in timed])
-                    keys = sorted({k for r in timed for k in r.metrics})
+                    keys = list(dict.fromkeys(k for r in timed for k in r.metrics))  # in printed order
                     cell["metrics"] = {k: median([r.metrics.get(k, math.nan) for r in timed]) for k in keys}
                 self.cells[(w.name, a.name)] = cell
 
@@ -986,6 +986,8 @@ def write_results_md(path, S, runs, cfg, info, misses, elapsed, skipped):
       f"{', after one warm-up run' if cfg['warmup'] else ', no warm-up'}, allocators interleaved "
       f"({' '.join(A)}, {' '.join(A)}, ...); took {elapsed / 60:.1f} min. "
       f"Thread counts: {', '.join(map(str, cfg['threads']))}.\n\n")
+    if cfg.get("progress"):
+        w(f"**Incomplete: {cfg['progress']}.**\n\n")
     if cfg["quick"]:
         w("**Quick pass**: one run at reduced sizes; a smoke test of the suite and a rough picture, not a "
           "measurement to quote.\n\n")
@@ -1036,8 +1038,8 @@ def write_results_md(path, S, runs, cfg, info, misses, elapsed, skipped):
     table("Peak RSS (MiB)", "maxrss_kb", fmt_mb, "peak resident set size in MiB (ru_maxrss of the process)", "rss")
 
     w("## CPU time and page faults\n\n")
-    w("Medians: user + system CPU seconds, and minor page faults (thousands); major faults are listed only "
-      "where there were any.\n\n")
+    w("Medians: user + system CPU seconds, and minor page faults; major faults are listed only where there "
+      "were any.\n\n")
     w("| workload | " + " | ".join(A) + " |\n|---|" + "---|" * len(A) + "\n")
     for wl in S.workloads:
         cells = []
@@ -1046,7 +1048,8 @@ def write_results_md(path, S, runs, cfg, info, misses, elapsed, skipped):
             if c["status"] != "ok":
                 cells.append(status_text(c))
                 continue
-            t = f"{c['user']:.2f}+{c['sys']:.2f} s, {c['minflt'] / 1000:.0f}k flt"
+            flt = f"{c['minflt'] / 1000:.0f}k" if c["minflt"] >= 10000 else f"{c['minflt']:.0f}"
+            t = f"{c['user']:.2f}+{c['sys']:.2f} s, {flt} flt"
             if c["majflt"] > 0:
                 t += f", {c['majflt']:.0f} major"
             cells.append(t)
@@ -1060,16 +1063,16 @@ def write_results_md(path, S, runs, cfg, info, misses, elapsed, skipped):
           "each phase of the memory workloads, requests per second of redis).\n\n")
         w("| workload | metric | " + " | ".join(A) + " |\n|---|---|" + "---|" * len(A) + "\n")
         for wl in mwl:
-            keys = sorted({k for a in A for k in S.cells[(wl.name, a)].get("metrics", {})})
+            keys = list(dict.fromkeys(k for a in A for k in S.cells[(wl.name, a)].get("metrics", {})))
             for k in keys:
                 vals = []
                 for a in A:
                     v = S.cells[(wl.name, a)].get("metrics", {}).get(k, math.nan)
-                    vals.append("-" if math.isnan(v) else f"{v:.4g}" if abs(v) < 1e6 else f"{v:.0f}")
+                    vals.append("-" if math.isnan(v) else f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}")
                 w(f"| {wl.name} | {k} | " + " | ".join(vals) + " |\n")
         w("\n")
 
-    bad = [r for r in runs if not r.ok]
+    bad = [r for r in runs if not r.ok and r.status != "broken"]   # broken allocators: listed above
     w("## Failures\n\n")
     if not bad:
         w("None: every run finished and printed the same check line as the other allocators.\n\n")
@@ -1303,6 +1306,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one run, smaller sizes, no warm-up (about two minutes)")
     ap.add_argument("--once", action="store_true", help="one run at full size, no warm-up (to check sizes)")
     ap.add_argument("--list", action="store_true", help="list workloads and allocators, run nothing")
+    ap.add_argument("--out", metavar="DIR", default=str(BENCH),
+                    help="where RESULTS.md, results.csv and the SVGs go (default: bench/)")
     opts = ap.parse_args()
 
     runs_env = os.environ.get("RUNS", "").strip()
@@ -1344,6 +1349,33 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="depot-bench-"))
     runner = Runner(opts.quick, work)
     interrupted = False
+    outdir = Path(opts.out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    info = machine_info(allocators)
+
+    def report(final):
+        """Write RESULTS.md, results.csv and the SVGs for what has been measured
+        so far: after every workload (so a killed run leaves a consistent,
+        partial report), and at the end."""
+        elapsed = time.monotonic() - t_start
+        cfg["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+        done = [w for w in workloads if any(r.workload == w.name for r in runs)]
+        if not done:
+            return
+        cfg["progress"] = "" if final and not interrupted else (
+            f"{'interrupted' if interrupted else 'still running, or killed'} after {len(done)} of "
+            f"{len(workloads)} workloads")
+        S = Summary(done, allocators, runs)
+        misses = target_misses(S)
+        write_results_md(outdir / "RESULTS.md", S, runs, cfg, info, misses, elapsed, skipped)
+        write_csv(outdir / "results.csv", runs)
+        write_chart(outdir / "chart.svg", S)
+        write_rss_svg(outdir / "rss-over-time.svg", S, runs)
+        if final:
+            print_tables(S, misses)
+            log(f"\ntook {elapsed / 60:.1f} min; wrote RESULTS.md, results.csv, chart.svg, rss-over-time.svg "
+                f"in {outdir}")
+
     try:
         for wl in workloads:
             t_wl = time.monotonic()
@@ -1386,28 +1418,13 @@ def main():
                 meds.append(f"{a.name} {bad[0].status.upper()}" if bad else
                             f"{a.name} {median([r.wall for r in ok]):.3f}s" if ok else f"{a.name} -")
             log(f" {time.monotonic() - t_wl:5.0f}s  " + "  ".join(meds))
+            report(final=False)
     except KeyboardInterrupt:
         interrupted = True
         log("\ninterrupted: writing what was measured so far")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    elapsed = time.monotonic() - t_start
-    cfg["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
-
-    done = [w for w in workloads if any(r.workload == w.name for r in runs)]
-    if not done:
-        return 1
-    S = Summary(done, allocators, runs)
-    misses = target_misses(S)
-    info = machine_info(allocators)
-    write_results_md(BENCH / "RESULTS.md", S, runs, cfg, info, misses, elapsed,
-                     skipped + ([("(rest)", "run interrupted")] if interrupted else []))
-    write_csv(BENCH / "results.csv", runs)
-    write_chart(BENCH / "chart.svg", S)
-    write_rss_svg(BENCH / "rss-over-time.svg", S, runs)
-    print_tables(S, misses)
-    log(f"\ntook {elapsed / 60:.1f} min; wrote bench/RESULTS.md, bench/results.csv, bench/chart.svg, "
-        "bench/rss-over-time.svg")
+    report(final=True)
     return 1 if interrupted else 0
 
 

@@ -1,4 +1,4 @@
-/* espresso: models espresso (logic minimisation): covers of bit-vector cubes of one width per problem, many short-lived temporaries of mixed sizes (16 B - 4 KiB), covers grown with realloc. */
+/* espresso: models espresso (logic minimisation): covers of bit-vector cubes of one width per problem, many short-lived temporaries of mixed sizes (16 B - 6 KiB), covers grown with realloc. */
 /* For each "problem" a random cover is built; several rounds of pairwise
  * intersection/consensus build a new cover (empty results freed at once),
  * a column-count table is allocated and freed, contained cubes are removed.

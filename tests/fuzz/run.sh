@@ -64,9 +64,16 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 DEPOT_SAN="$SAN -fno-sanitize=pointer-overflow"
 [ "${FUZZ_STRICT:-0}" = 1 ] && DEPOT_SAN=$SAN
 LIB=$ROOT/$OUT/lib
-echo "fuzz: building depot with $CLANG into $OUT/lib"
-if ! make -s CC="$CLANG" BUILD="$LIB" \
-    EXTRA_CFLAGS="-DDEPOT_PREFIX=1 -fsanitize=fuzzer-no-link $DEPOT_SAN" "$LIB/libdepot.a" >"$OUT/build.log" 2>&1; then
+[ "${FUZZ_STRICT:-0}" = 1 ] && LIB=$ROOT/$OUT/lib-strict
+LIBFLAGS="-DDEPOT_PREFIX=1 -fsanitize=fuzzer-no-link $DEPOT_SAN"
+# make does not see a change of flags: rebuild when they differ from last time
+mkdir -p "$LIB"
+if [ "$(cat "$LIB/flags" 2>/dev/null)" != "$CLANG $LIBFLAGS" ]; then
+  rm -f "$LIB/depot.o" "$LIB/libdepot.a"
+  echo "$CLANG $LIBFLAGS" >"$LIB/flags"
+fi
+echo "fuzz: building depot with $CLANG into ${LIB#$ROOT/}"
+if ! make -s CC="$CLANG" BUILD="$LIB" EXTRA_CFLAGS="$LIBFLAGS" "$LIB/libdepot.a" >"$OUT/build.log" 2>&1; then
   cat "$OUT/build.log" >&2
   echo "fuzz: FAIL: building depot" >&2
   exit 1

@@ -65,8 +65,8 @@
 /* thread cache classes: exact 16-byte steps to 1 KiB, then 4 per doubling
  * up to 32 KiB (chunk sizes) */
 #define TC_EXACT_MAX 1024u
-#define TC_MAX_CHUNK 32768u
-#define TC_NBINS 85u
+#define TC_MAX_CHUNK 16384u
+#define TC_NBINS 81u
 
 /* defaults, as glibc's */
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024)

@@ -95,7 +95,9 @@ int main(void) {
   }
   CHECKM(missing == 0, "%ld allocations failed", missing);
   CHECKM(bad == 0, "%ld orphaned blocks corrupted", bad);
-  for (int r = 3; r < ROUNDS; r++)
+  /* under a sanitizer RSS is mostly the sanitizer's own (shadow memory,
+   * per-thread histories): the bound is checked in the plain variants */
+  for (int r = 3; r < ROUNDS && !T_SANITIZED; r++)
     CHECKM(rss[r] <= rss[2] + 16 * MiB, "RSS after round %d: %zu KiB, after round 2: %zu KiB",
            r, rss[r] / 1024, rss[2] / 1024);
   return t_done();

@@ -66,14 +66,27 @@ static void c_double_free_20k(void) {
   free(opaque_ptr(p));
 }
 
+/* The thread is started before the first free: pthread_create allocates
+ * (its TLS block), and it could be given the just-freed 20000 bytes,
+ * which would make the second free a legal free of glibc's block. */
+static void *free_when_told(void *arg) {
+  int *fds = arg;
+  void *p;
+  if (read(fds[0], &p, sizeof p) != (ssize_t)sizeof p) _exit(96);
+  free(opaque_ptr(p));
+  return NULL;
+}
 static void c_double_free_20k_other_thread(void) {
+  static int fds[2];
+  if (pipe(fds) != 0) _exit(95);
+  pthread_t t;
+  if (pthread_create(&t, NULL, free_when_told, fds) != 0) _exit(97);
   void *p = malloc(opaque_size(20000));
   void *guard = malloc(opaque_size(100));
   (void)guard;
   tell_ptr(p);
   free(p);
-  pthread_t t;
-  if (pthread_create(&t, NULL, free_in_thread, p) != 0) _exit(97);
+  if (write(fds[1], &p, sizeof p) != (ssize_t)sizeof p) _exit(94);
   pthread_join(t, NULL);
 }
 

@@ -205,6 +205,7 @@ for t in $ALL_C; do
   done
 done
 selected valgrind/preload && [ $MODE = depot ] && add_build_libs "$OUT/$VALGRIND_TEST" "tests/$VALGRIND_TEST.c" "" "-ldl"
+selected valgrind/memcheck && [ $MODE = depot ] && add_build_libs "$OUT/vg_faults" "tests/vg_faults.c" "" ""
 
 # The prefixed libraries (for the sanitizer builds).
 PREFIX_OK=0
@@ -329,6 +330,17 @@ if selected valgrind; then
     fail $name "$(build_failed "$OUT/$VALGRIND_TEST")"
   else
     run_test $name "$LOGS/valgrind.log" bash tests/valgrind.sh "$LIB_SO" "$OUT/$VALGRIND_TEST"
+  fi
+  # memcheck finds a program's leak, use after free and overflow on depot
+  name=valgrind/memcheck
+  if [ $MODE != depot ]; then
+    skip $name "needs depot (build/libdepot.so)"
+  elif ! command -v valgrind >/dev/null 2>&1; then
+    skip $name "valgrind not installed"
+  elif [ ! -x "$OUT/vg_faults" ]; then
+    fail $name "$(build_failed "$OUT/vg_faults")"
+  else
+    run_test $name "$LOGS/valgrind-memcheck.log" bash tests/valgrind_memcheck.sh "$LIB_SO" "$OUT/vg_faults"
   fi
 fi
 

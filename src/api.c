@@ -195,7 +195,7 @@ DEPOT_NOINLINE static void *malloc_slow(size_t n) {
     void **p = b->head;
     if (p && tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
       uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(next & 15))
+      if (unlikely(DP_BAD_LINK(next)))
         dp_fatal("malloc", "corrupted free list at", p);
       b->head = (void *)next;
       b->count--;
@@ -216,7 +216,7 @@ DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
     void **p = b->head;
     if (likely(p != NULL)) {
       uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(next & 15))
+      if (unlikely(DP_BAD_LINK(next)))
         dp_fatal("malloc", "corrupted free list at", p);
       b->head = (void *)next;
       b->count--;
@@ -389,7 +389,7 @@ DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
     void **p = b->head;
     if (likely(p != NULL)) {
       uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(next & 15))
+      if (unlikely(DP_BAD_LINK(next)))
         dp_fatal("calloc", "corrupted free list at", p);
       b->head = (void *)next;
       b->count--;

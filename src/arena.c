@@ -40,24 +40,15 @@ size_t dp_heap_peak;
 size_t dp_brk_grows, dp_brk_shrinks, dp_brk_failures;
 
 static bool brk_usable = true;
-/* trim hysteresis: a heap that is lowered and raised again over and over
- * (alloc/free waves) keeps its top for a while instead of paying two
- * system calls and the page faults on every wave */
-static uint64_t osc_window_ms;  /* start of the current one-second window */
-static unsigned osc_regrows;    /* raises that followed a lowering, in the window */
+/* Trim hysteresis, as glibc adapts its mmap threshold: when the break has
+ * to be raised again right after a trim (alloc/free waves), the pad kept
+ * on the next trim doubles (up to 64 MiB), so the waves stop paying two
+ * system calls and the page faults each.  Set M_TRIM_THRESHOLD or
+ * M_TOP_PAD and the pad is exactly what was asked. */
+#define TRIM_PAD_MAX ((size_t)64 << 20)
+static size_t trim_pad_dyn;     /* learned pad for automatic trims */
 static bool last_brk_was_trim;
 
-static bool trim_oscillating(void) {
-  if (osc_regrows < 4)
-    return false;
-  uint64_t now = dp_os_now_ms();
-  if (now - osc_window_ms > 1000) {
-    osc_window_ms = now;
-    osc_regrows = 0;
-    return false;
-  }
-  return true;
-}
 static uintptr_t brk_end; /* the break as depot last set it */
 static dp_segment *seg_free_list;
 
@@ -117,7 +108,7 @@ static void bin_unlink(dp_arena *a, dp_chunk *c) {
   size_t s = chunk_size(c);
   unsigned i = bin_index(s);
   dp_chunk *fd = link_fd(c), *bk = link_bk(c);
-  if (unlikely(((uintptr_t)fd | (uintptr_t)bk) & 15))
+  if (unlikely(DP_BAD_LINK((uintptr_t)fd | (uintptr_t)bk)))
     corrupt(c);
   if (bk) {
     if (unlikely(link_fd(bk) != c))
@@ -286,15 +277,13 @@ static bool grow_brk(dp_arena *a, size_t need) {
   }
   uintptr_t new_brk = (uintptr_t)old + incr;
   dp_brk_grows++;
-  if (last_brk_was_trim) {
-    uint64_t now = dp_os_now_ms();
-    if (now - osc_window_ms > 1000) {
-      osc_window_ms = now;
-      osc_regrows = 0;
-    }
-    osc_regrows++;
-    last_brk_was_trim = false;
+  if (last_brk_was_trim && !__atomic_load_n(&dp_opt.mmap_threshold_fixed, __ATOMIC_RELAXED)) {
+    size_t cur = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
+    size_t want = cur ? 2 * cur : incr;
+    want = want < incr ? incr : want > TRIM_PAD_MAX ? TRIM_PAD_MAX : want;
+    __atomic_store_n(&trim_pad_dyn, want, __ATOMIC_RELAXED);
   }
+  last_brk_was_trim = false;
   if (s && (uintptr_t)old == brk_end) {
     /* the break is where depot left it: the heap grows in place */
     uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
@@ -552,9 +541,10 @@ static void after_free(dp_arena *a, size_t merged) {
   if (merged >= CONSOLIDATE_SIZE && a->fast_bytes)
     consolidate(a);
   size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
-  if (a->top && chunk_size(a->top) > trim + dp_opt.top_pad &&
-      a->seg_top->is_brk && !trim_oscillating())
-    dp_arena_trim(a, dp_opt.top_pad, false);
+  size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
+  size_t pad = dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
+    dp_arena_trim(a, pad, false);
   size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
   if (a->dirty_freed > trigger) {
     /* decay: free pages are given back once decay_ms have passed since
@@ -624,7 +614,7 @@ uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first) {
     return 0;
   uint32_t n = batch_len(f);
   void *next = batch_next(f);
-  if (unlikely((uintptr_t)next & 15 || n == 0 || n > a->fast_count[cls]))
+  if (unlikely(DP_BAD_LINK(next) || n == 0 || n > a->fast_count[cls]))
     corrupt(f);
   a->fast[cls] = next;
   a->fast_count[cls] -= n;

@@ -150,6 +150,7 @@ extern dp_options dp_opt;
 extern _Atomic unsigned dp_options_epoch; /* bumped when the fast paths must re-read */
 void dp_options_init(void);
 int dp_mallopt(int param, int value);
+void dp_set_mxfast(size_t request); /* M_MXFAST / DEPOT_MXFAST */
 
 /* ---- meta.c --------------------------------------------------------- */
 void *dp_meta_alloc(size_t size); /* zeroed, 16-aligned, never freed; NULL on failure */
@@ -194,6 +195,11 @@ extern uint64_t dp_secret;   /* random; mixes free-list links */
 extern uint64_t dp_tc_key;   /* random; marks a block as sitting in a thread cache */
 
 /* ---- small helpers -------------------------------------------------- */
+/* A decoded free-list link that cannot be a block: misaligned, or outside
+ * the 47-bit user address space.  A forged link passes with odds of about
+ * 2^-21 (the secret scrambles the high bits), so a use-after-free write
+ * ends in "corrupted free list", not in a wild read. */
+#define DP_BAD_LINK(v) ((((uintptr_t)(v)) & 15) | (((uintptr_t)(v)) >> 47))
 DEPOT_INLINE size_t dp_align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 DEPOT_INLINE size_t dp_align_down(size_t v, size_t a) { return v & ~(a - 1); }
 DEPOT_INLINE bool dp_is_pow2(size_t v) { return v && !(v & (v - 1)); }

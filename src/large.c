@@ -139,7 +139,7 @@ bool dp_large_recently_freed(const void *mem) {
 }
 
 static void dynamic_threshold(size_t size) {
-  if (!dp_opt.mmap_threshold_fixed && size > dp_opt.mmap_threshold &&
+  if (!__atomic_load_n(&dp_opt.mmap_threshold_fixed, __ATOMIC_RELAXED) && size > dp_opt.mmap_threshold &&
       size <= MAX_DYN_MMAP_THRESHOLD) {
     __atomic_store_n(&dp_opt.mmap_threshold, size, __ATOMIC_RELAXED);
     __atomic_store_n(&dp_opt.trim_threshold, 2 * size, __ATOMIC_RELAXED);

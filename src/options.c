@@ -69,19 +69,19 @@ static bool opt_apply(enum opt_id id, long v) {
   case OPT_MMAP_THRESHOLD:
     /* any value, as glibc 2.36 (older releases refused > 32 MiB) */
     __atomic_store_n(&dp_opt.mmap_threshold, (size_t)(unsigned long)v, __ATOMIC_RELAXED);
-    dp_opt.mmap_threshold_fixed = true;
+    __atomic_store_n(&dp_opt.mmap_threshold_fixed, true, __ATOMIC_RELAXED);
     break;
   case OPT_TRIM_THRESHOLD:
     __atomic_store_n(&dp_opt.trim_threshold, (size_t)(unsigned long)v, __ATOMIC_RELAXED);
-    dp_opt.mmap_threshold_fixed = true;
+    __atomic_store_n(&dp_opt.mmap_threshold_fixed, true, __ATOMIC_RELAXED);
     break;
   case OPT_TOP_PAD:
     dp_opt.top_pad = (size_t)(unsigned long)v;
-    dp_opt.mmap_threshold_fixed = true;
+    __atomic_store_n(&dp_opt.mmap_threshold_fixed, true, __ATOMIC_RELAXED);
     break;
   case OPT_MMAP_MAX:
     dp_opt.mmap_max = v < 0 ? 0 : v;
-    dp_opt.mmap_threshold_fixed = true;
+    __atomic_store_n(&dp_opt.mmap_threshold_fixed, true, __ATOMIC_RELAXED);
     break;
   case OPT_ARENA_MAX:
     if (v > 0)
@@ -165,7 +165,22 @@ static const char *env_find_depot(const char *name) {
   return NULL;
 }
 
+void dp_set_mxfast(size_t request) {
+  extern size_t dp_fast_max_chunk;
+  size_t cs = request ? (request + DP_HDR + 15) & ~(size_t)15 : 0;
+  dp_fast_max_chunk = cs < DP_MINCHUNK && request ? DP_MINCHUNK : cs;
+}
+
 void dp_options_init(void) {
+  const char *mx = env_find_depot("mxfast");
+  if (!mx)
+    mx = env_find("MALLOC_MXFAST_");
+  if (mx) {
+    bool ok;
+    size_t v = dp_parse_size(mx, &ok);
+    if (ok && v <= 1016)
+      dp_set_mxfast(v);
+  }
   for (int id = 0; id < OPT_COUNT; id++) {
     const opt_row *r = &opt_table[id];
     const char *v = env_find_depot(r->name);
@@ -194,9 +209,12 @@ void dp_options_init(void) {
 int dp_mallopt(int param, int value) {
   switch (param) {
   case M_MXFAST:
-    /* depot has no fast bins (the thread cache plays that part); glibc's
-     * range check is kept so programs see the same answer */
-    return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;
+    /* the largest request whose chunks go to the arena fast lists whole;
+     * glibc's range (0..160) and answer; 0 turns the fast lists off */
+    if (value < 0 || (size_t)value > 80 * sizeof(size_t) / 4)
+      return 0;
+    dp_set_mxfast((size_t)value);
+    return 1;
   case M_CHECK_ACTION:
     dp_opt.check_action = value;
     return 1;

@@ -171,7 +171,7 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
     uint32_t n = 1;
     void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
     while (n < left) {
-      if (unlikely((uintptr_t)next & 15 || !next))
+      if (unlikely(DP_BAD_LINK(next) || !next))
         dp_fatal("free", "corrupted thread cache at", last);
       dp_pm_entry *ne = dp_pagemap_get((uintptr_t)next);
       if (unlikely(!ne || !ne->seg || !dp_starts_test(ne, (uintptr_t)next)))

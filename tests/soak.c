@@ -6,7 +6,7 @@
  *   soak [SECONDS [THREADS]]      (defaults: SOAK_S or 60, SOAK_THREADS or 4)
  *
  * Each thread keeps up to SLOTS blocks and a byte budget (the working set:
- * WS_MB MiB over all threads, default 96).  An operation picks a slot: an
+ * SOAK_WS_MB MiB over all threads, default 64).  An operation picks a slot: an
  * empty one is filled (malloc, calloc, aligned_alloc), a full one is freed,
  * reallocated, or handed to another thread through a shared ring (that
  * thread checks and frees it).  Sizes follow a mix that shifts every few
@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOTS 8192
+#define SLOTS 65536
 #define MAXT 64
 #define RING 4096
 
@@ -70,26 +70,34 @@ static inline uint64_t word(uint64_t serial, size_t i) {
   return (serial * 0x9e3779b97f4a7c15ull) ^ (i * 0xbf58476d1ce4e5b9ull);
 }
 
+/* byte i of a block is byte i % 8 of word(serial, i - i % 8); from and to
+ * are multiples of 8, or to is the block's end */
 static void put(unsigned char *p, size_t n, uint64_t serial, size_t from, size_t to) {
-  for (size_t i = from; i + 8 <= to; i += 8) {
+  (void)n;
+  size_t i = from;
+  for (; i + 8 <= to; i += 8) {
     uint64_t w = word(serial, i);
     memcpy(p + i, &w, 8);
   }
-  for (size_t i = to & ~(size_t)7; i < to; i++)
-    p[i] = (unsigned char)(serial + i);
-  (void)n;
+  if (i < to) {
+    uint64_t w = word(serial, i);
+    memcpy(p + i, &w, to - i);
+  }
 }
 
 static int chk(const unsigned char *p, size_t from, size_t to, uint64_t serial) {
-  for (size_t i = from; i + 8 <= to; i += 8) {
+  size_t i = from;
+  for (; i + 8 <= to; i += 8) {
     uint64_t w = word(serial, i), g;
     memcpy(&g, p + i, 8);
     if (g != w)
-      return (int)1;
-  }
-  for (size_t i = to & ~(size_t)7; i < to; i++)
-    if (p[i] != (unsigned char)(serial + i))
       return 1;
+  }
+  if (i < to) {
+    uint64_t w = word(serial, i);
+    if (memcmp(p + i, &w, to - i) != 0)
+      return 1;
+  }
   return 0;
 }
 
@@ -234,7 +242,7 @@ static void *worker(void *arg) {
         mine -= b->n;
       }
       blk got = {0};
-      if (ring_head != ring_tail && (r & 1))
+      if (ring_head - ring_tail > 1) /* take the oldest: the ring stays short */
         got = ring[ring_tail++ % RING];
       pthread_mutex_unlock(&ring_lock);
       if (got.p)
@@ -273,7 +281,7 @@ int main(int argc, char **argv) {
   int secs = argc > 1 ? atoi(argv[1]) : (e = getenv("SOAK_S")) ? atoi(e) : 60;
   nthreads = argc > 2 ? atoi(argv[2]) : (e = getenv("SOAK_THREADS")) ? atoi(e) : 4;
   double ratio = (e = getenv("SOAK_RATIO")) ? atof(e) : 1.25;
-  ws_bytes = (size_t)((e = getenv("SOAK_WS_MB")) ? atoi(e) : 96) << 20;
+  ws_bytes = (size_t)((e = getenv("SOAK_WS_MB")) ? atoi(e) : 64) << 20;
   int phase_s = (e = getenv("SOAK_PHASE_S")) ? atoi(e) : 5;
   if (secs < 4)
     secs = 4;

@@ -6,7 +6,7 @@
 # the first half) and every check held.  tests/soak.c says what it does.
 #
 #   SOAK_S=600 bash tests/soak.sh
-#   SOAK_THREADS=8 SOAK_WS_MB=256 SOAK_PHASE_S=5 SOAK_RATIO=1.25   (defaults 4, 96, 5, 1.25)
+#   SOAK_THREADS=8 SOAK_WS_MB=256 SOAK_PHASE_S=5 SOAK_RATIO=1.25   (defaults 4, 64, 5, 1.25)
 #   SOAK_ALLOC=glibc    run the same on glibc (for comparison)
 #   SOAK_ALLOC=both     glibc first, then depot (the exit status is depot's)
 # The curve is also written to tests/out/soak-<alloc>.txt.

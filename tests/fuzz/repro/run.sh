@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/repro/run.sh - run the reproducers of the depot bugs the
-# fuzzers found (docs/RELIABILITY.md).  Prints FIXED or OPEN for each and
+# fuzzers and tests/world found (docs/RELIABILITY.md).  Prints FIXED or OPEN for each and
 # exits non-zero while any is open.  Uses build/libdepot.so (make) and, for
 # the UBSan one, builds depot with clang into tests/fuzz/out/repro-ubsan.
 set -u
@@ -14,7 +14,7 @@ open=0
 report() { # name rc log
   if [ "$2" = 0 ]; then echo "FIXED $1"; else echo "OPEN  $1 (exit $2): $(tr '\n' ' ' <"$3" | head -c 300)"; open=$((open + 1)); fi
 }
-for t in free_trim_neighbour parse_no_digits; do
+for t in free_trim_neighbour parse_no_digits calloc_key_quadratic_free; do
   cc -O1 -g tests/fuzz/repro/$t.c -o "$OUT/$t" -ldl || { echo "FAIL build $t"; open=$((open + 1)); continue; }
   LD_PRELOAD=$LIB timeout 60 "$OUT/$t" >"$OUT/$t.log" 2>&1
   report "$t" $? "$OUT/$t.log"

@@ -186,7 +186,11 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
     b->head = next;
     b->count -= n;
     dp_lock_acquire(&a->lock);
-    if (fast) {
+    /* Blocks of another thread's arena (cross-thread frees, producer and
+     * consumer) go to its fast list whole, whatever their class: one
+     * splice now, one batch for its next refill; its consolidation before
+     * growing keeps the heap as small as coalescing would. */
+    if (fast || (a != tc->arena && cls < ARENA_NFAST)) {
       dp_arena_fast_put(a, cls, first, last, n);
     } else {
       void **q = first;

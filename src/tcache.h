@@ -10,7 +10,7 @@ typedef struct dp_tc_bin {
 } dp_tc_bin;
 
 typedef struct dp_tcache {
-  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 1 KiB, 4 per doubling to 32 KiB */
+  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 2 KiB, 4 per doubling to 16 KiB */
   uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
   uint64_t key;             /* copy of dp_tc_key: word 1 of a cached block */
   dp_arena *arena;          /* where refills come from */
@@ -37,11 +37,14 @@ void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_
                            uint64_t *live, uint64_t *total);
 void dp_tcache_global_init(void);
 
-/* class arithmetic */
+/* class arithmetic: classes 2..TC_NEXACT-1 are exact (class * 16 bytes);
+ * above TC_EXACT_MAX, 4 classes per doubling */
+#define TC_NEXACT (TC_EXACT_MAX / 16 + 1)
+#define TC_EXACT_LOG 11u /* log2(TC_EXACT_MAX) */
 DEPOT_INLINE size_t tc_class_size(unsigned c) {
-  if (c <= 64)
+  if (c < TC_NEXACT)
     return (size_t)c << 4;
-  unsigned k = c - 65, e = 10 + k / 4, sub = k % 4;
+  unsigned k = c - TC_NEXACT, e = TC_EXACT_LOG + k / 4, sub = k % 4;
   return (size_t)(5 + sub) << (e - 2);
 }
 /* smallest class holding a chunk of cs bytes (cs <= TC_MAX_CHUNK) */
@@ -49,7 +52,7 @@ DEPOT_INLINE unsigned tc_class_ceil(size_t cs) {
   if (cs <= TC_EXACT_MAX)
     return (unsigned)(cs >> 4);
   unsigned e = 63u - (unsigned)__builtin_clzll(cs - 1);
-  return 65 + (e - 10) * 4 + (unsigned)(((cs - 1) >> (e - 2)) & 3);
+  return TC_NEXACT + (e - TC_EXACT_LOG) * 4 + (unsigned)(((cs - 1) >> (e - 2)) & 3);
 }
 /* largest class a chunk of cs bytes can serve */
 DEPOT_INLINE unsigned tc_class_floor(size_t cs) {

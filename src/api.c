@@ -290,7 +290,9 @@ static void free_work(void *p, const char *func) {
     dp_tc_bin *b = &tc->bins[cls];
     if (b->limit) {
       if (b->count >= b->limit)
-        dp_tcache_flush_bin(tc, cls, b->limit / 2);
+        dp_tcache_flush_full(tc, cls);
+      if (dp_pagemap_get((uintptr_t)p)->seg->arena != tc->arena)
+        tc->foreign[cls] = 1;
       if (!(head_load(c) & C_PREV_INUSE) && cs > dp_fast_max_chunk)
         goto home; /* the lower neighbour is free: coalesce now */
       if (unlikely(dp_opt.perturb) && cs > 32)
@@ -332,11 +334,14 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   uintptr_t a = (uintptr_t)p;
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && (a & 15) == 0)) {
-    const uint64_t *starts =
-        __atomic_load_n(&leaf[(a >> DP_GRANULE_SHIFT) & 0xffff].starts, __ATOMIC_RELAXED);
+    const dp_pm_entry *e = &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
+    const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
+    /* a block of another thread's arena takes the slow path, which marks
+     * the list as mixed (dp_tcache_flush_full) */
     if (likely(starts &&
                ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
-                1))) {
+                1) &&
+               __atomic_load_n(&e->seg, __ATOMIC_RELAXED)->arena == tc->arena)) {
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;

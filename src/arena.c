@@ -594,9 +594,12 @@ DEPOT_INLINE void *batch_next(void **first) {
 }
 DEPOT_INLINE uint32_t batch_len(void **first) { return (uint32_t)((uintptr_t)first[2] >> 48); }
 
+/* last: the chain's last block, to be terminated; NULL when the chain is
+ * NULL-terminated already (a whole thread-cache list) */
 void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
   void **f = first, **l = last;
-  l[0] = (void *)link_encode(&l[0], NULL);
+  if (l)
+    l[0] = (void *)link_encode(&l[0], NULL);
   f[2] = (void *)batch_word(f, a->fast[cls], n);
   a->fast[cls] = first;
   a->fast_count[cls] += n;

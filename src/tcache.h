@@ -19,6 +19,7 @@ typedef struct dp_tcache {
   uint64_t nmalloc;         /* calls served here, fast or slow */
   uint64_t nfree;           /* frees */
   uint64_t nrefill, nflush; /* trips to the arena */
+  uint8_t foreign[TC_NBINS]; /* the list may hold blocks of other arenas */
   struct dp_tcache *next, *prev; /* all live caches */
 } dp_tcache;
 
@@ -29,6 +30,7 @@ dp_tcache *dp_tcache_get(void);           /* this thread's cache, made on first 
 void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls); /* refill then pop */
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
 void dp_tcache_flush_all(dp_tcache *tc);
+void dp_tcache_flush_full(dp_tcache *tc, unsigned cls); /* a full list goes home */
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);

@@ -398,6 +398,7 @@ DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
         dp_fatal("calloc", "corrupted free list at", p);
       b->head = (void *)next;
       b->count--;
+      p[1] = NULL; /* the cache key, even when n < 16 */
       tc->nmalloc++;
       return memset(p, 0, n);
     }

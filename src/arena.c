@@ -248,7 +248,7 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
   dp_chunk *t = fence;
   size_t prev_bit = head_load(fence) & C_PREV_INUSE;
   if (!prev_bit) {
-    t = chunk_at(fence, -fence->prev_size);
+    t = chunk_below(fence, fence->prev_size);
     bin_unlink(a, t);
     prev_bit = head_load(t) & C_PREV_INUSE;
   }
@@ -501,7 +501,7 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
     dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
   if (!(head_load(c) & C_PREV_INUSE)) {
     size_t ps = c->prev_size;
-    dp_chunk *p = chunk_at(c, -ps);
+    dp_chunk *p = chunk_below(c, ps);
     if (unlikely(ps & 15 || chunk_size(p) != ps || (head_load(p) & C_INUSE)))
       dp_fatal("free", "corrupted size vs. prev_size at", chunk2mem(c));
     bin_unlink(a, p);

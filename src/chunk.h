@@ -57,6 +57,10 @@ DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return head_load(c) & ~C_FLA
 DEPOT_INLINE dp_chunk *chunk_at(const void *c, size_t off) {
   return (dp_chunk *)((char *)c + off);
 }
+/* the chunk `off` bytes below (no unsigned wrap-around: that is UB) */
+DEPOT_INLINE dp_chunk *chunk_below(const void *c, size_t off) {
+  return (dp_chunk *)((char *)c - off);
+}
 DEPOT_INLINE dp_chunk *chunk_next(const dp_chunk *c) { return chunk_at(c, chunk_size(c)); }
 
 /* request bytes -> chunk size (multiple of 16, at least 32) */

@@ -101,6 +101,7 @@ size_t dp_parse_size(const char *s, bool *ok) {
     if (!*s)
       return 0;
   }
+  const char *digits = s;
   for (; *s; s++) {
     unsigned d;
     char c = *s;
@@ -116,6 +117,8 @@ size_t dp_parse_size(const char *s, bool *ok) {
       return 0;
     v = v * base + d;
   }
+  if (s == digits) /* "k", "M", "0x": no number at all */
+    return 0;
   if (*s) {
     unsigned shift = 0;
     switch (*s) {

@@ -110,7 +110,14 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
     tc->foreign[cls] = 0; /* the list is empty: nothing foreign in it */
   size_t cs = tc_class_size(cls);
   void *buf[128];
+  /* batches start at 4 blocks and double with each refill up to half the
+   * limit: a program that uses a class little touches little memory */
   size_t want = b->limit / 2;
+  size_t ramp = (size_t)4 << tc->refills[cls];
+  if (want > ramp)
+    want = ramp;
+  if (tc->refills[cls] < 6)
+    tc->refills[cls]++;
   if (want > 128)
     want = 128;
   if (want < 1)

@@ -20,6 +20,7 @@ typedef struct dp_tcache {
   uint64_t nfree;           /* frees */
   uint64_t nrefill, nflush; /* trips to the arena */
   uint8_t foreign[TC_NBINS]; /* the list may hold blocks of other arenas */
+  uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
   struct dp_tcache *next, *prev; /* all live caches */
 } dp_tcache;
 

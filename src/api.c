@@ -56,7 +56,9 @@ void dp_init_slow(void) {
   dp_lock_acquire(&init_lock);
   if (!atomic_load_explicit(&dp_initialized, memory_order_relaxed)) {
     dp_options_init();
-    dp_valgrind = dp_vg_detect();
+    /* memcheck only: under callgrind, cachegrind, ... depot runs as usual,
+     * so that instruction counts are those of the real fast paths */
+    dp_valgrind = dp_vg_detect() && dp_env_contains("LD_PRELOAD", "vgpreload_memcheck");
     dp_secret = dp_os_random() & ~(uint64_t)15; /* keep decoded links 16-aligned */
     dp_tc_key = dp_os_random();
     dp_arena_init(&dp_main_arena, 0);

@@ -151,6 +151,7 @@ extern _Atomic unsigned dp_options_epoch; /* bumped when the fast paths must re-
 void dp_options_init(void);
 int dp_mallopt(int param, int value);
 void dp_set_mxfast(size_t request); /* M_MXFAST / DEPOT_MXFAST */
+bool dp_env_contains(const char *name, const char *needle);
 
 /* ---- meta.c --------------------------------------------------------- */
 void *dp_meta_alloc(size_t size); /* zeroed, 16-aligned, never freed; NULL on failure */

@@ -165,6 +165,12 @@ static const char *env_find_depot(const char *name) {
   return NULL;
 }
 
+/* does environment variable `name` contain `needle`? (no getenv, no malloc) */
+bool dp_env_contains(const char *name, const char *needle) {
+  const char *v = env_find(name);
+  return v && strstr(v, needle) != NULL;
+}
+
 void dp_set_mxfast(size_t request) {
   extern size_t dp_fast_max_chunk;
   size_t cs = request ? (request + DP_HDR + 15) & ~(size_t)15 : 0;

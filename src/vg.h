@@ -1,7 +1,8 @@
 /*
  * vg.h - telling valgrind's memcheck about depot's blocks.
  *
- * Under valgrind (RUNNING_ON_VALGRIND at start) depot runs without thread
+ * Under memcheck (RUNNING_ON_VALGRIND, and valgrind's memcheck preload in
+ * LD_PRELOAD, at start) depot runs without thread
  * caches, every call takes the slow path, and each block handed out or
  * taken back is announced with the client requests MALLOCLIKE_BLOCK and
  * FREELIKE_BLOCK.  memcheck then reports the program's leaks, reads and

@@ -18,7 +18,8 @@
  * Input: the first byte picks the mode, the rest is the text:
  *   0  the whole text is one value for dp_parse_size
  *   1  the text, split at '\n', is an environment; each line's first byte
- *      picks a variable name (DEPOT_*, MALLOC_*_, or the line verbatim),
+ *      picks a variable name (DEPOT_*, MALLOC_*_, DEPOT_MXFAST, or the line
+ *      verbatim),
  *      the rest is its value; dp_options_init must set what the reference
  *      environment walk says
  *   2  "name\nvalue": depot_option_set(name, value) and get
@@ -39,6 +40,8 @@ void dp_os_write(int fd, const char *s, size_t n) {
 }
 _Atomic int dp_initialized = 1;
 void dp_init_slow(void) {}
+size_t dp_fast_max_chunk; /* arena.c's; options.c sets it (DEPOT_MXFAST) */
+#define FAST_UNSET ((size_t)12345)
 
 /* ---- failing ---------------------------------------------------------- */
 __attribute__((noreturn)) static void fail(const char *what, const char *text) {
@@ -74,7 +77,7 @@ static bool ref_parse(const char *s, size_t *out) {
       return false;
   }
   if (nd == 0)
-    return false; /* no digits: junk */
+    return false; /* no digits: junk (depot took "k" for 0 before 328b16a: B2) */
   if (*s) {
     unsigned shift;
     switch (*s) {
@@ -98,32 +101,11 @@ static bool ref_parse(const char *s, size_t *out) {
   return true;
 }
 
-/* Known, reported depot bugs the harness steps around so that fuzzing can
- * go on past them (docs/RELIABILITY.md; reproducers in tests/fuzz/repro/).
- * Build with -DFUZZ_STRICT to have them fail again.
- *
- * B2: dp_parse_size accepts a value with no digits ("k", "MiB", "0xg") as 0. */
-static bool known_bug(const char *s) {
-#ifdef FUZZ_STRICT
-  (void)s;
-  return false;
-#else
-  unsigned base = 10;
-  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    s += 2;
-  }
-  return *s && digit(*s, base) < 0; /* B2 */
-#endif
-}
-
 /* ---- mode 0: one value ------------------------------------------------ */
 static void check_value(const char *s) {
   bool ok;
   size_t got = dp_parse_size(s, &ok), want = 0;
   bool wok = ref_parse(s, &want);
-  if (known_bug(s))
-    return;
   if (ok != wok)
     fail(ok ? "dp_parse_size accepted junk" : "dp_parse_size refused a valid size", s);
   if (ok && got != want)
@@ -139,6 +121,7 @@ static const char *const env_names[] = {
     "DEPOT_REPORT",         "DEPOT_DECAY_MS",       "MALLOC_MMAP_THRESHOLD_",
     "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",    "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX",
     "MALLOC_ARENA_TEST",    "MALLOC_PERTURB_",      "DEPOT_mmap_threshold", "DEPOT_",
+    "DEPOT_MXFAST",         "MALLOC_MXFAST_",
 };
 #define N_ENV_NAMES (sizeof env_names / sizeof env_names[0])
 
@@ -251,6 +234,15 @@ static void check_env(char *text) {
   lines[n] = NULL;
   dp_options want;
   ref_options(lines, &want);
+  /* DEPOT_MXFAST (MALLOC_MXFAST_): a request size up to 1016 -> its chunk size */
+  size_t want_fast = FAST_UNSET, mx;
+  const char *mxv = ref_env(lines, "DEPOT_MXFAST", "MALLOC_MXFAST_");
+  if (mxv && ref_parse(mxv, &mx) && mx <= 1016) {
+    want_fast = mx ? (mx + 8 + 15) & ~(size_t)15 : 0;
+    if (mx && want_fast < 32)
+      want_fast = 32;
+  }
+  dp_fast_max_chunk = FAST_UNSET;
   dp_opt = defaults;
   char **saved = environ;
   environ = lines;
@@ -270,13 +262,8 @@ static void check_env(char *text) {
   else if (g->report_fd != want.report_fd) bad = "report_fd";
   else if (g->decay_ms != want.decay_ms) bad = "decay_ms";
   else if (g->mmap_threshold_fixed != want.mmap_threshold_fixed) bad = "mmap_threshold_fixed";
-  bool known = false;
-  for (int i = 0; i < n; i++) {
-    const char *eq = strchr(lines[i], '=');
-    if (eq && known_bug(eq + 1 + (eq[1] == '-')))
-      known = true;
-  }
-  if (bad && !known) {
+  else if (dp_fast_max_chunk != want_fast) bad = "dp_fast_max_chunk (DEPOT_MXFAST)";
+  if (bad) {
     char msg[128];
     snprintf(msg, sizeof msg, "dp_options_init set %s differently from the reference", bad);
     size_t total = 1;

@@ -19,8 +19,7 @@
 # (also leak-*, timeout-*, oom-*), and the script exits non-zero.
 #
 # Environment: FUZZ_TARGETS="fuzz_alloc fuzz_options" picks harnesses,
-# FUZZ_ARGS adds libFuzzer flags, CLANG picks the compiler, FUZZ_STRICT=1
-# stops stepping around the known open bugs (docs/RELIABILITY.md).
+# FUZZ_ARGS adds libFuzzer flags, CLANG picks the compiler.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$PWD
@@ -57,15 +56,8 @@ rm -f "$OUT/probe.c" "$OUT/probe"
 
 # ---- build depot (instrumented, prefixed) and the harnesses
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-# depot steps back from a chunk with chunk_at(c, -size) (size_t offset):
-# pointer-overflow UB that UBSan reports on every backward coalesce (bug B1
-# in docs/RELIABILITY.md, reproducer tests/fuzz/repro/).  Off for depot's
-# build so that fuzzing goes on past it; FUZZ_STRICT=1 turns it back on.
-DEPOT_SAN="$SAN -fno-sanitize=pointer-overflow"
-[ "${FUZZ_STRICT:-0}" = 1 ] && DEPOT_SAN=$SAN
 LIB=$ROOT/$OUT/lib
-[ "${FUZZ_STRICT:-0}" = 1 ] && LIB=$ROOT/$OUT/lib-strict
-LIBFLAGS="-DDEPOT_PREFIX=1 -fsanitize=fuzzer-no-link $DEPOT_SAN"
+LIBFLAGS="-DDEPOT_PREFIX=1 -fsanitize=fuzzer-no-link $SAN"
 # make does not see a change of flags: rebuild when they differ from last time
 mkdir -p "$LIB"
 if [ "$(cat "$LIB/flags" 2>/dev/null)" != "$CLANG $LIBFLAGS" ]; then
@@ -79,7 +71,6 @@ if ! make -s CC="$CLANG" BUILD="$LIB" EXTRA_CFLAGS="$LIBFLAGS" "$LIB/libdepot.a"
   exit 1
 fi
 HFLAGS="-g -O1 -std=gnu11 -fsanitize=fuzzer $SAN -Iinclude -Isrc -Wall -Wextra"
-[ "${FUZZ_STRICT:-0}" = 1 ] && HFLAGS="$HFLAGS -DFUZZ_STRICT=1"
 build_harness() { # name
   case "$1" in
     fuzz_alloc) $CLANG $HFLAGS $F/fuzz_alloc.c "$LIB/libdepot.a" -lpthread -o "$OUT/fuzz_alloc" ;;

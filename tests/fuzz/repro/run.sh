@@ -20,14 +20,26 @@ for t in free_trim_neighbour parse_no_digits calloc_key_quadratic_free; do
   report "$t" $? "$OUT/$t.log"
 done
 if command -v clang >/dev/null; then
-  U="-fsanitize=pointer-overflow -fno-sanitize-recover=all"
-  if make -s CC=clang BUILD="$ROOT/$OUT/ubsan-lib" EXTRA_CFLAGS="$U" "$ROOT/$OUT/ubsan-lib/libdepot.a" >"$OUT/build.log" 2>&1 &&
-     clang -O1 -g $U tests/fuzz/repro/coalesce_pointer_overflow.c "$OUT/ubsan-lib/libdepot.a" -lpthread \
-       -o "$OUT/coalesce_pointer_overflow" >>"$OUT/build.log" 2>&1; then
-    timeout 60 "$OUT/coalesce_pointer_overflow" >"$OUT/coalesce_pointer_overflow.log" 2>&1
-    report coalesce_pointer_overflow $? "$OUT/coalesce_pointer_overflow.log"
+  U="-fsanitize=pointer-overflow,signed-integer-overflow -fno-sanitize-recover=all"
+  L=$ROOT/$OUT/ubsan-lib
+  mkdir -p "$L"
+  # make does not see a change of flags: rebuild when they differ
+  [ "$(cat "$L/flags" 2>/dev/null)" = "$U" ] || { rm -f "$L/depot.o" "$L/libdepot.a"; echo "$U" >"$L/flags"; }
+  if make -s CC=clang BUILD="$L" EXTRA_CFLAGS="$U" "$L/libdepot.a" >"$OUT/build.log" 2>&1; then
+    for t in coalesce_pointer_overflow option_negative_min; do
+      if case $t in
+           option_negative_min) clang -O1 -g $U -Iinclude -Isrc tests/fuzz/repro/$t.c -o "$OUT/$t" ;;
+           *) clang -O1 -g $U tests/fuzz/repro/$t.c "$L/libdepot.a" -lpthread -o "$OUT/$t" ;;
+         esac >>"$OUT/build.log" 2>&1; then
+        timeout 60 "$OUT/$t" >"$OUT/$t.log" 2>&1
+        report $t $? "$OUT/$t.log"
+      else
+        echo "FAIL build $t: $(tail -3 "$OUT/build.log")"
+        open=$((open + 1))
+      fi
+    done
   else
-    echo "FAIL build coalesce_pointer_overflow: $(tail -3 "$OUT/build.log")"
+    echo "FAIL build ubsan depot: $(tail -3 "$OUT/build.log")"
     open=$((open + 1))
   fi
 fi

@@ -310,7 +310,9 @@ home:
   /* Blocks of this thread's cache right above (a refill cuts several side
    * by side) would keep the free run from reaching the top: they go home
    * too.  The walk is done under the arena's lock (no trim can move the
-   * break meanwhile) and asks this thread's own lists, never the blocks. */
+   * break meanwhile) and asks this thread's own lists, never the blocks;
+   * a refill's unused blocks are at the head of their list, so the first
+   * 8 entries are enough to look at. */
   dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
   dp_lock_acquire(&a->lock);
   dp_chunk *up[32];
@@ -318,7 +320,7 @@ home:
   for (dp_chunk *n = chunk_at(c, cs); tc->live && nup < 32;) {
     size_t h = head_load(n), ns = h & ~C_FLAGS;
     if (!(h & C_INUSE) || (h & C_MMAPPED) || ns < DP_MINCHUNK || ns > TC_MAX_CHUNK ||
-        !dp_tcache_remove(tc, tc_class_floor(ns), chunk2mem(n)))
+        !dp_tcache_remove(tc, tc_class_floor(ns), chunk2mem(n), 8))
       break;
     up[nup++] = n;
     n = chunk_at(n, ns);

@@ -298,10 +298,10 @@ DP_NO_TSAN bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const 
 }
 
 /* Take one block out of a list (it is going home by another way). */
-bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem) {
+bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan) {
   dp_tc_bin *b = &tc->bins[cls];
   void **prev = NULL, **p = b->head;
-  for (uint32_t i = 0; p && i < b->count; i++) {
+  for (uint32_t i = 0; p && i < b->count && i < max_scan; i++) {
     void **next = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
     if (p == mem) {
       if (prev)

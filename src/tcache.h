@@ -33,7 +33,7 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
 void dp_tcache_flush_all(dp_tcache *tc);
 void dp_tcache_flush_full(dp_tcache *tc, unsigned cls); /* a full list goes home */
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
-bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem);
+bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);
 void dp_free_to_arena(void *mem);         /* validated block straight home */
 void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <strings.h>
 
@@ -201,14 +202,13 @@ void dp_options_init(void) {
       continue;
     }
     bool ok;
-    long val;
-    if (v[0] == '-') {
-      val = -(long)dp_parse_size(v + 1, &ok);
-    } else {
-      val = (long)dp_parse_size(v, &ok);
-    }
-    if (ok)
-      opt_apply((enum opt_id)id, val);
+    bool neg = v[0] == '-';
+    size_t mag = dp_parse_size(v + neg, &ok);
+    if (!ok)
+      continue;
+    /* negate in size_t (defined wrap-around), never a long (LONG_MIN) */
+    long val = (long)(neg ? (size_t)0 - mag : mag);
+    opt_apply((enum opt_id)id, val);
   }
 }
 

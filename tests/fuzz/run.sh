@@ -20,6 +20,10 @@
 #
 # Environment: FUZZ_TARGETS="fuzz_alloc fuzz_options" picks harnesses,
 # FUZZ_ARGS adds libFuzzer flags, CLANG picks the compiler.
+# To replay one input: tests/fuzz/out/fuzz_alloc FILE (FUZZ_TRACE=1 prints
+# its operations).  The bugs found so far have reproducers in
+# tests/fuzz/repro/ (bash tests/fuzz/repro/run.sh); docs/RELIABILITY.md
+# lists them with the runs and their figures.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$PWD

@@ -106,7 +106,7 @@ run_m() {
       >"$W/$name.$alloc.out" 2>"$W/$name.$alloc.err"
     rc=$?
     t1=$(date +%s.%N)
-    echo "$(echo "$t1 - $t0" | bc) 0" >"$W/$name.$alloc.time"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f 0\n", b - a }' >"$W/$name.$alloc.time"
   fi
   # GNU time prefixes "Command exited with non-zero status N" when it did
   tail -1 "$W/$name.$alloc.time" >"$W/$name.$alloc.time.1" 2>/dev/null
@@ -166,7 +166,9 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-echo "world: depot $(git log -1 --format=%h 2>/dev/null) on $(nproc) cores; $([ $FULL = 1 ] && echo full || echo CI subset); work dir $W"
+REV=$(git log -1 --format=%h 2>/dev/null)
+git diff --quiet HEAD -- src include 2>/dev/null || REV="$REV+changes"
+echo "world: depot $REV on $(nproc) cores; $([ $FULL = 1 ] && echo full || echo CI subset); work dir $W"
 
 # =================================================================== python
 item_python() {
@@ -326,7 +328,7 @@ item_cc() { # gcc|clang
   command -v $cc >/dev/null || { row $n SKIP "$cc not found"; return; }
   { for f in "$ROOT"/src/*.c; do echo "#include \"$f\""; done; } >"$W/unity.c"
   local files="$W/unity.c"
-  [ $FULL = 1 ] && files="$files $(ls "$ROOT"/src/*.c)"
+  [ $FULL = 1 ] && files="$files $(echo "$ROOT"/src/*.c)"
   cat >"$W/cc.sh" <<SH
 set -e
 cc=\$1; shift
@@ -512,7 +514,7 @@ fi
 T1=$(date +%s)
 
 {
-  echo "# depot world run: $(date -u '+%Y-%m-%d %H:%M UTC'), depot $(git log -1 --format=%h 2>/dev/null), $([ $FULL = 1 ] && echo '--full' || echo 'CI subset'), $(nproc) cores, $((T1 - T0)) s"
+  echo "# depot world run: $(date -u '+%Y-%m-%d %H:%M UTC'), depot $REV, $([ $FULL = 1 ] && echo '--full' || echo 'CI subset'), $(nproc) cores, $((T1 - T0)) s"
   echo
   echo "Time: wall seconds; RSS: peak resident set (MiB) of the program and the children it waited for (GNU time)."
   echo

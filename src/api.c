@@ -112,6 +112,18 @@ static blk_kind block_check(const char *func, void *p) {
 
 /* ---- malloc ---------------------------------------------------------- */
 
+/* Pop the head of a thread-cache list that is known to be non-empty. */
+DEPOT_INLINE void *tc_pop(dp_tcache *tc, dp_tc_bin *b, void **p, const char *func) {
+  uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
+  if (unlikely(DP_BAD_LINK(next)))
+    dp_fatal(func, "corrupted free list at", p);
+  b->head = (void *)next;
+  b->count--;
+  p[1] = NULL; /* the cache key */
+  tc->nmalloc++;
+  return p;
+}
+
 static void *heap_alloc(dp_tcache *tc, size_t n, bool *zeroed) {
   size_t cs = request2size(n);
   if (cs <= TC_MAX_CHUNK && tc->live) {
@@ -120,10 +132,8 @@ static void *heap_alloc(dp_tcache *tc, size_t n, bool *zeroed) {
     if (b->limit) {
       void **p = b->head;
       if (p) {
-        b->head = (void *)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
-        b->count--;
-        p[1] = NULL;
-        return p;
+        tc->nmalloc--; /* tc_pop counts it; alloc_any_work did already */
+        return tc_pop(tc, b, p, "malloc");
       }
       return dp_tcache_alloc_slow(tc, cls);
     }
@@ -195,16 +205,8 @@ DEPOT_NOINLINE static void *malloc_slow(size_t n) {
   if (n <= TC_MAX_CHUNK - DP_HDR) {
     dp_tc_bin *b = &tc->bins[tc_class_ceil(request2size(n))];
     void **p = b->head;
-    if (p && tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
-      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(DP_BAD_LINK(next)))
-        dp_fatal("malloc", "corrupted free list at", p);
-      b->head = (void *)next;
-      b->count--;
-      p[1] = NULL;
-      tc->nmalloc++;
-      return p;
-    }
+    if (p && tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed))
+      return tc_pop(tc, b, p, "malloc");
   }
   return alloc_any(n, NULL);
 }
@@ -216,16 +218,8 @@ DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
     cls = cls < 2 ? 2 : cls;
     dp_tc_bin *b = &tc->bins[cls];
     void **p = b->head;
-    if (likely(p != NULL)) {
-      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(DP_BAD_LINK(next)))
-        dp_fatal("malloc", "corrupted free list at", p);
-      b->head = (void *)next;
-      b->count--;
-      p[1] = NULL;
-      tc->nmalloc++;
-      return p;
-    }
+    if (likely(p != NULL))
+      return tc_pop(tc, b, p, "malloc");
   }
   return malloc_slow(n);
 }
@@ -396,16 +390,8 @@ DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
     cls = cls < 2 ? 2 : cls;
     dp_tc_bin *b = &tc->bins[cls];
     void **p = b->head;
-    if (likely(p != NULL)) {
-      uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
-      if (unlikely(DP_BAD_LINK(next)))
-        dp_fatal("calloc", "corrupted free list at", p);
-      b->head = (void *)next;
-      b->count--;
-      p[1] = NULL; /* the cache key, even when n < 16 */
-      tc->nmalloc++;
-      return memset(p, 0, n);
-    }
+    if (likely(p != NULL)) /* tc_pop clears the key word even when n < 16 */
+      return memset(tc_pop(tc, b, p, "calloc"), 0, n);
   }
   return calloc_slow(n);
 }

@@ -731,11 +731,11 @@ static void release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
   }
 }
 
-/* release the inner pages of every large, not yet clean, free chunk */
-static void purge(dp_arena *a) {
-  a->dirty_freed = 0;
-  a->purge_ms = dp_os_now_ms();
-  for (unsigned i = bin_index(64 * 1024); i < ARENA_NBINS; i = i + 1) {
+/* release the inner pages of every not yet clean free chunk of at least
+ * min_size; true if there was one */
+static bool release_bins(dp_arena *a, size_t min_size) {
+  bool released = false;
+  for (unsigned i = bin_index(min_size); i < ARENA_NBINS; i++) {
     i = binmap_find(a, i);
     if (i >= ARENA_NBINS)
       break;
@@ -744,8 +744,17 @@ static void purge(dp_arena *a) {
         continue;
       release_inner(a, c, 0);
       head_store(c, head_load(c) | C_CLEAN);
+      released = true;
     }
   }
+  return released;
+}
+
+/* the decay tick: free chunks of 64 KiB and more give their pages back */
+static void purge(dp_arena *a) {
+  a->dirty_freed = 0;
+  a->purge_ms = dp_os_now_ms();
+  release_bins(a, 64 * 1024);
 }
 
 static void segment_release(dp_arena *a, dp_segment *s) {
@@ -800,18 +809,7 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
     }
   }
   if (full) {
-    for (unsigned i = bin_index(2 * DP_PAGE + 64); i < ARENA_NBINS; i++) {
-      i = binmap_find(a, i);
-      if (i >= ARENA_NBINS)
-        break;
-      for (dp_chunk *c = a->bins[i]; c; c = link_fd(c)) {
-        if (head_load(c) & C_CLEAN)
-          continue;
-        release_inner(a, c, 0);
-        head_store(c, head_load(c) | C_CLEAN);
-        released = true;
-      }
-    }
+    released |= release_bins(a, 2 * DP_PAGE + 64);
     a->dirty_freed = 0;
   }
   return released;

@@ -320,15 +320,20 @@ SH
 CFLAGS_DEPOT="-std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
   -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free
   -fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector -fno-plt
-  -I$ROOT/include -I$ROOT/src"
+  -I$W/cc-src/include -I$W/cc-src/src"
 item_cc() { # gcc|clang
   local cc=$1 n=$1
   local pkg=$cc
   ensure_pkg $pkg || { row $n SKIP "$cc not installable"; return; }
   command -v $cc >/dev/null || { row $n SKIP "$cc not found"; return; }
-  { for f in "$ROOT"/src/*.c; do echo "#include \"$f\""; done; } >"$W/unity.c"
+  # a snapshot of the sources: both runs must compile the same text even if
+  # someone edits src/ meanwhile
+  rm -rf "$W/cc-src"
+  mkdir -p "$W/cc-src"
+  cp -r "$ROOT/src" "$ROOT/include" "$W/cc-src/"
+  { for f in "$W"/cc-src/src/*.c; do echo "#include \"$f\""; done; } >"$W/unity.c"
   local files="$W/unity.c"
-  [ $FULL = 1 ] && files="$files $(echo "$ROOT"/src/*.c)"
+  [ $FULL = 1 ] && files="$files $(echo "$W"/cc-src/src/*.c)"
   cat >"$W/cc.sh" <<SH
 set -e
 cc=\$1; shift

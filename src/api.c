@@ -112,6 +112,13 @@ static blk_kind block_check(const char *func, void *p) {
 
 /* ---- malloc ---------------------------------------------------------- */
 
+/* class of a request of at most TC_EXACT_MAX - 8 bytes: (n + 8) rounded up
+ * to 16, at least 32 bytes */
+DEPOT_INLINE size_t tc_small_class(size_t n) {
+  size_t cls = (n + DP_HDR + 15) >> 4;
+  return cls < 2 ? 2 : cls;
+}
+
 /* Pop the head of a thread-cache list that is known to be non-empty. */
 DEPOT_INLINE void *tc_pop(dp_tcache *tc, dp_tc_bin *b, void **p, const char *func) {
   uintptr_t next = (uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret;
@@ -214,9 +221,7 @@ DEPOT_NOINLINE static void *malloc_slow(size_t n) {
 DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
   dp_tcache *tc = dp_tc;
   if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
-    size_t cls = (n + DP_HDR + 15) >> 4;
-    cls = cls < 2 ? 2 : cls;
-    dp_tc_bin *b = &tc->bins[cls];
+    dp_tc_bin *b = &tc->bins[tc_small_class(n)];
     void **p = b->head;
     if (likely(p != NULL))
       return tc_pop(tc, b, p, "malloc");
@@ -386,9 +391,7 @@ DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
   }
   dp_tcache *tc = dp_tc;
   if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
-    size_t cls = (n + DP_HDR + 15) >> 4;
-    cls = cls < 2 ? 2 : cls;
-    dp_tc_bin *b = &tc->bins[cls];
+    dp_tc_bin *b = &tc->bins[tc_small_class(n)];
     void **p = b->head;
     if (likely(p != NULL)) /* tc_pop clears the key word even when n < 16 */
       return memset(tc_pop(tc, b, p, "calloc"), 0, n);

@@ -113,6 +113,23 @@ static void kv(int fd, const char *k, uint64_t v, bool size) {
 
 static void say(int fd, const char *s) { dp_os_write(fd, s, strlen(s)); }
 
+/* count, bytes and size range of one bin (caller holds the arena lock) */
+typedef struct bin_summary {
+  size_t n, bytes, lo, hi;
+} bin_summary;
+
+static bin_summary summarize_bin(dp_chunk *c) {
+  bin_summary r = {0, 0, SIZE_MAX, 0};
+  for (; c; c = link_decode(&c->fd_enc, c->fd_enc)) {
+    size_t sz = chunk_size(c);
+    r.n++;
+    r.bytes += sz;
+    r.lo = sz < r.lo ? sz : r.lo;
+    r.hi = sz > r.hi ? sz : r.hi;
+  }
+  return r;
+}
+
 DEPOT_EXPORT void depot_bins_print(int fd) {
   dp_init();
   dp_vg_quiet();
@@ -134,14 +151,8 @@ DEPOT_EXPORT void depot_bins_print(int fd) {
     for (unsigned i = 0; i < ARENA_NBINS; i++) {
       if (!a->bins[i])
         continue;
-      size_t n = 0, bytes = 0, lo = SIZE_MAX, hi = 0;
-      for (dp_chunk *c = a->bins[i]; c; c = link_decode(&c->fd_enc, c->fd_enc)) {
-        size_t s = chunk_size(c);
-        n++;
-        bytes += s;
-        lo = s < lo ? s : lo;
-        hi = s > hi ? s : hi;
-      }
+      bin_summary sum = summarize_bin(a->bins[i]);
+      size_t n = sum.n, bytes = sum.bytes, lo = sum.lo, hi = sum.hi;
       if (shown++ >= 40) {
         dp_line_str(&l, "    ... more bins\n");
         dp_line_flush(&l, fd);
@@ -398,14 +409,8 @@ DEPOT_EXPORT int DEPOT_NAME(malloc_info)(int options, FILE *fp) {
     for (unsigned i = 0; i < ARENA_NBINS; i++) {
       if (!a->bins[i])
         continue;
-      size_t n = 0, bytes = 0, lo = SIZE_MAX, hi = 0;
-      for (dp_chunk *c = a->bins[i]; c; c = link_decode(&c->fd_enc, c->fd_enc)) {
-        size_t s = chunk_size(c);
-        n++;
-        bytes += s;
-        lo = s < lo ? s : lo;
-        hi = s > hi ? s : hi;
-      }
+      bin_summary sum = summarize_bin(a->bins[i]);
+      size_t n = sum.n, bytes = sum.bytes, lo = sum.lo, hi = sum.hi;
       xb_str(&b, "  <size");
       xb_attr(&b, "from", lo);
       xb_attr(&b, "to", hi);

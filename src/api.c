@@ -628,6 +628,9 @@ void dp_pagemap_fork_child(void);
 void dp_tcache_fork_prepare(void);
 void dp_tcache_fork_parent(void);
 void dp_tcache_fork_child(void);
+void dp_segments_fork_prepare(void);
+void dp_segments_fork_parent(void);
+void dp_segments_fork_child(void);
 
 /* Take every lock, in one fixed order, so the child starts with a
  * consistent heap whichever thread forked. */
@@ -635,6 +638,7 @@ void dp_fork_prepare(void) {
   dp_lock_acquire(&dp_arenas_lock);
   for (dp_arena *a = dp_arenas; a; a = a->next)
     dp_lock_acquire(&a->lock);
+  dp_segments_fork_prepare();
   dp_large_fork_prepare();
   dp_tcache_fork_prepare();
   dp_pagemap_fork_prepare();
@@ -646,6 +650,7 @@ void dp_fork_parent(void) {
   dp_pagemap_fork_parent();
   dp_tcache_fork_parent();
   dp_large_fork_parent();
+  dp_segments_fork_parent();
   for (dp_arena *a = dp_arenas; a; a = a->next)
     dp_lock_release(&a->lock);
   dp_lock_release(&dp_arenas_lock);
@@ -655,6 +660,7 @@ void dp_fork_child(void) {
   dp_meta_fork_child();
   dp_pagemap_fork_child();
   dp_large_fork_child();
+  dp_segments_fork_child();
   for (dp_arena *a = dp_arenas; a; a = a->next)
     dp_lock_reinit(&a->lock);
   dp_lock_reinit(&dp_arenas_lock);

@@ -202,6 +202,14 @@ static void split_free(dp_arena *a, dp_chunk *c, size_t cs) {
 
 static dp_lock seg_free_lock = DP_LOCK_INIT; /* arenas share the recycled records */
 
+/* fork (api.c takes every lock in one order; this one last among arena's) */
+void dp_segments_fork_prepare(void);
+void dp_segments_fork_parent(void);
+void dp_segments_fork_child(void);
+void dp_segments_fork_prepare(void) { dp_lock_acquire(&seg_free_lock); }
+void dp_segments_fork_parent(void) { dp_lock_release(&seg_free_lock); }
+void dp_segments_fork_child(void) { dp_lock_reinit(&seg_free_lock); }
+
 static dp_segment *segment_new(void) {
   dp_lock_acquire(&seg_free_lock);
   dp_segment *s = seg_free_list;

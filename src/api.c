@@ -178,7 +178,6 @@ static void *alloc_any_work(size_t n, bool *zeroed) {
   if (unlikely(tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed) &&
                tc->live)) {
     dp_tcache_flush_all(tc);
-    extern void dp_tcache_relimit(dp_tcache *);
     dp_tcache_relimit(tc);
   }
   tc->nmalloc++;
@@ -285,8 +284,7 @@ static void free_work(void *p, const char *func) {
       dp_fatal(func, "double free of", p); /* cached blocks carry the key */
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
       dp_tcache_flush_all(tc);
-      extern void dp_tcache_relimit(dp_tcache *);
-      dp_tcache_relimit(tc);
+        dp_tcache_relimit(tc);
     }
     dp_tc_bin *b = &tc->bins[cls];
     if (b->limit) {

@@ -28,7 +28,6 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   dp_vg_quiet(); /* the walk reads free chunks */
   memset(out, 0, sizeof *out);
   out->heap_start = dp_heap_start;
-  uintptr_t brk_now = (uintptr_t)dp_os_brk_current();
   out->heap_peak = dp_heap_peak;
   out->brk_grows = dp_brk_grows;
   out->brk_shrinks = dp_brk_shrinks;
@@ -68,8 +67,6 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
     out->madvise_bytes += a->madvise_bytes;
     dp_lock_release(&a->lock);
   }
-  if (dp_heap_start && out->heap_bytes == 0 && brk_now > dp_heap_start)
-    out->heap_bytes = 0;
   out->arenas = dp_narenas;
   dp_large_stats ls;
   dp_large_stats_get(&ls);

@@ -384,5 +384,4 @@ void dp_tcache_fork_child(void) {
 }
 
 /* options changed (mallopt, depot_option_set): re-read the limits */
-void dp_tcache_relimit(dp_tcache *tc);
 void dp_tcache_relimit(dp_tcache *tc) { tc_set_limits(tc); }

@@ -39,6 +39,7 @@ void dp_free_to_arena(void *mem);         /* validated block straight home */
 void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
                            uint64_t *live, uint64_t *total);
 void dp_tcache_global_init(void);
+void dp_tcache_relimit(dp_tcache *tc);    /* options changed: re-read the limits */
 
 /* class arithmetic: classes 2..TC_NEXACT-1 are exact (class * 16 bytes);
  * above TC_EXACT_MAX, 4 classes per doubling */

@@ -80,6 +80,10 @@ fi
 API_TESTS="api_malloc api_calloc api_realloc api_align api_mallopt api_mallinfo api_introspect api_aliases api_stress"
 SEED_TESTS="seed_heap seed_mmap seed_threshold seed_trim seed_reuse seed_coalesce seed_lazy seed_perturb seed_brk_blocked seed_oom"
 THREAD_TESTS="thread_xfree thread_churn thread_exit thread_fork thread_signal thread_lifecycle"
+# tests that dlopen tests/<name>'s library (LIB_OF), built beside them in $OUT
+# as <lib>.so, <lib>.asan.so, <lib>.tsan.so
+DLOPEN_TESTS="dlopen_ctor"
+declare -A LIB_OF=([dlopen_ctor]=dlopen_lib)
 DEPOT_TESTS="misuse depot_api depot_env"
 VALGRIND_TEST=api_realloc
 
@@ -176,7 +180,18 @@ add_build_libs() { # out src "flags" "libs"
   printf '%s\n' "$CC $CFLAGS_BASE $flags -o $out $src $libs >$LOGS/build-$(basename "$out").log 2>&1 || rm -f $out" >>"$BUILD_CMDS"
 }
 
-ALL_C="$API_TESTS $SEED_TESTS $THREAD_TESTS $DEPOT_TESTS"
+ALL_C="$API_TESTS $SEED_TESTS $THREAD_TESTS $DLOPEN_TESTS $DEPOT_TESTS"
+
+# the shared library a dlopen test loads, built for a variant
+add_test_lib() { # test variant
+  local lib=${LIB_OF[$1]:-}
+  [ -n "$lib" ] || return 0
+  case $2 in
+    preload|static|glibc) add_build_libs "$OUT/$lib.so" "tests/$lib.c" "-shared -fPIC" "" ;;
+    asan) add_build_libs "$OUT/$lib.asan.so" "tests/$lib.c" "$SAN_ASAN -shared -fPIC" "" ;;
+    tsan) add_build_libs "$OUT/$lib.tsan.so" "tests/$lib.c" "$SAN_TSAN -shared -fPIC" "" ;;
+  esac
+}
 
 want_variant() { # test variant
   selected "$1/$2"
@@ -185,8 +200,8 @@ want_variant() { # test variant
 # which variants exist for a C test
 variants_of() {
   local t=$1 v="preload static"
-  case " $API_TESTS $THREAD_TESTS " in *" $t "*) v="$v asan" ;; esac
-  case " $THREAD_TESTS " in *" $t "*) v="$v tsan" ;; esac
+  case " $API_TESTS $THREAD_TESTS $DLOPEN_TESTS " in *" $t "*) v="$v asan" ;; esac
+  case " $THREAD_TESTS $DLOPEN_TESTS " in *" $t "*) v="$v tsan" ;; esac
   [ $MODE = glibc ] && v="glibc"
   echo "$v"
 }
@@ -196,6 +211,7 @@ NEED_TSAN=0
 for t in $ALL_C; do
   for v in $(variants_of $t); do
     want_variant $t $v || continue
+    case $v in preload|static|glibc) add_test_lib $t $v ;; esac
     case $v in
       preload|glibc) add_build_libs "$OUT/$t" "tests/$t.c" "" "-ldl" ;;
       static) [ -f "$LIB_A" ] && add_build_libs "$OUT/$t.static" "tests/$t.c" "-rdynamic" "$LIB_A -lpthread -ldl" ;;
@@ -239,6 +255,10 @@ fi
 for t in $ALL_C; do
   for v in $(variants_of $t); do
     want_variant $t $v || continue
+    case $v in
+      asan) [ $PREFIX_OK = 1 ] && add_test_lib $t asan ;;
+      tsan) [ $TSAN_OK = 1 ] && add_test_lib $t tsan ;;
+    esac
     case $v in
       asan) [ $PREFIX_OK = 1 ] && add_build_libs "$OUT/$t.asan" "tests/$t.c" "$SAN_ASAN -rdynamic" "$PREFIX_A -lpthread -ldl" ;;
       tsan) [ $TSAN_OK = 1 ] && add_build_libs "$OUT/$t.tsan" "tests/$t.c" "$SAN_TSAN -rdynamic" "$TSAN_A -lpthread -ldl" ;;

@@ -278,22 +278,30 @@ static void free_work(void *p, const char *func) {
   if (unlikely(cs < DP_MINCHUNK || (head_load(c) & C_MMAPPED)))
     dp_fatal(func, "corrupted chunk header at", p);
   tc->nfree++;
+  bool at_top = false;
   if (cs <= TC_MAX_CHUNK && tc->live) {
     unsigned cls = tc_class_floor(cs);
     if (((void **)p)[1] == (void *)tc->key && cached_somewhere(tc, p))
       dp_fatal(func, "double free of", p); /* cached blocks carry the key */
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
       dp_tcache_flush_all(tc);
-        dp_tcache_relimit(tc);
+      dp_tcache_relimit(tc);
     }
     dp_tc_bin *b = &tc->bins[cls];
     if (b->limit) {
       if (b->count >= b->limit)
         dp_tcache_flush_full(tc, cls);
-      if (dp_pagemap_get((uintptr_t)p)->seg->arena != tc->arena)
+      dp_arena *own = dp_pagemap_get((uintptr_t)p)->seg->arena;
+      if (own != tc->arena)
         tc->foreign[cls] = 1;
-      if (!(head_load(c) & C_PREV_INUSE) && cs > dp_fast_max_chunk)
-        goto home; /* the lower neighbour is free: coalesce now */
+      if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED)) {
+        /* it borders the top: it goes home, and the blocks of its class
+         * that wait here go first (a program freeing in allocation order
+         * ends with the top's neighbours; the top can then shrink) */
+        dp_tcache_flush_bin(tc, cls, 0);
+        at_top = true;
+        goto home;
+      }
       if (unlikely(dp_opt.perturb) && cs > 32)
         memset((char *)p + 16, dp_opt.perturb, cs - 32);
       tc_push(tc, b, p);
@@ -325,6 +333,8 @@ home:
   while (nup)
     dp_arena_free(a, up[--nup]);
   dp_arena_free(a, c);
+  if (at_top)
+    dp_arena_fast_drain(a);
   dp_arena_check(a);
   dp_lock_release(&a->lock);
   errno = saved;
@@ -339,15 +349,18 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
     const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
     /* a block of another thread's arena takes the slow path, which marks
      * the list as mixed (dp_tcache_flush_full) */
+    dp_arena *ar = tc->arena;
     if (likely(starts &&
                ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
                 1) &&
-               __atomic_load_n(&e->seg, __ATOMIC_RELAXED)->arena == tc->arena)) {
+               __atomic_load_n(&e->seg, __ATOMIC_RELAXED)->arena == ar)) {
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;
-      /* a block whose lower neighbour is free goes home now (coalescing) */
-      if (likely(cs <= TC_EXACT_MAX && (head & C_PREV_INUSE))) {
+      /* a block that borders the top goes home now (the top can shrink) */
+      if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&ar->top_pub, __ATOMIC_RELAXED)))
+        goto slow;
+      if (likely(cs <= TC_EXACT_MAX)) {
         dp_tc_bin *b = &tc->bins[cs >> 4];
         if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
           w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
@@ -357,8 +370,7 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
           tc->nfree++;
           return;
         }
-      } else if (cs <= TC_MAX_CHUNK && cs > TC_EXACT_MAX &&
-                 (head & (C_PREV_INUSE | C_MMAPPED)) == C_PREV_INUSE) {
+      } else if (cs <= TC_MAX_CHUNK && !(head & C_MMAPPED)) {
         dp_tc_bin *b = &tc->bins[tc_class_floor(cs)];
         if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
           tc_push(tc, b, p);
@@ -368,6 +380,7 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
       }
     }
   }
+slow:
   free_slow(p, "free");
 }
 

@@ -27,6 +27,7 @@
  *  - the top chunk is the last chunk of seg_top and is at least 32 bytes.
  */
 #include "arena.h"
+#include "tcache.h" /* class sizes of the fast lists */
 
 #include <unistd.h>
 
@@ -84,6 +85,13 @@ static unsigned binmap_find(const dp_arena *a, unsigned i) {
 
 DEPOT_INLINE dp_chunk *link_fd(const dp_chunk *c) { return link_decode(&c->fd_enc, c->fd_enc); }
 DEPOT_INLINE dp_chunk *link_bk(const dp_chunk *c) { return link_decode(&c->bk_enc, c->bk_enc); }
+
+/* every change of the top goes through here: the free fast path reads
+ * top_pub, unlocked, to send a block that borders the top home */
+DEPOT_INLINE void set_top(dp_arena *a, dp_chunk *t) {
+  a->top = t;
+  __atomic_store_n(&a->top_pub, t, __ATOMIC_RELAXED);
+}
 
 static void bin_insert(dp_arena *a, dp_chunk *c) {
   size_t s = chunk_size(c);
@@ -237,7 +245,7 @@ static void retire_top(dp_arena *a) {
   size_t T = chunk_size(t);
   chunk_at(t, T)->prev_size = T;
   bin_insert(a, t);
-  a->top = NULL;
+  set_top(a, NULL);
 }
 
 static void segment_link(dp_arena *a, dp_segment *s) {
@@ -261,7 +269,7 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
     prev_bit = head_load(t) & C_PREV_INUSE;
   }
   a->seg_top = s;
-  a->top = t;
+  set_top(a, t);
   /* the caller extends s->end and sets the top's size */
   head_store(t, ((uintptr_t)fence - (uintptr_t)t) | prev_bit);
 }
@@ -330,7 +338,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
     retire_top(a);
     segment_link(a, ns);
     a->seg_top = ns;
-    a->top = (dp_chunk *)base;
+    set_top(a, (dp_chunk *)base);
     head_store(a->top, (end - base) | C_PREV_INUSE);
     write_fence(end);
     brk_seg = ns;
@@ -366,7 +374,7 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   retire_top(a);
   segment_link(a, s);
   a->seg_top = s;
-  a->top = (dp_chunk *)s->base;
+  set_top(a, (dp_chunk *)s->base);
   head_store(a->top, (s->end - s->base) | C_PREV_INUSE);
   write_fence(s->end);
   return true;
@@ -396,7 +404,7 @@ static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   dp_chunk *t = chunk_at(c, cs);
   head_store(t, (T - cs) | C_PREV_INUSE);
   head_store(c, cs | (head_load(c) & C_PREV_INUSE));
-  a->top = t;
+  set_top(a, t);
   dp_segment *s = a->seg_top;
   if (zeroed)
     *zeroed = (uintptr_t)c + 16 >= s->fresh;
@@ -519,7 +527,7 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
   if (n == a->top) {
     S += chunk_size(n);
     head_store(c, S | C_PREV_INUSE);
-    a->top = c;
+    set_top(a, c);
     return S;
   }
   if (!(head_load(n) & C_INUSE)) {
@@ -546,11 +554,15 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
 /* Work done after frees, not on each: trimming the top, consolidating
  * the fast lists, and (at most every decay_ms) giving back free pages. */
 static void after_free(dp_arena *a, size_t merged) {
-  if (merged >= CONSOLIDATE_SIZE && a->fast_bytes)
-    consolidate(a);
   size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
   size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
   size_t pad = dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+  /* as glibc's free of a big chunk; but only where it can lower the
+   * break, and when the fast lists hold more than the top may keep
+   * (waves of frees would otherwise pay for coalescing on every wave) */
+  if (merged >= CONSOLIDATE_SIZE && a->fast_bytes > trim + pad && a->seg_top &&
+      a->seg_top->is_brk)
+    consolidate(a);
   if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
     dp_arena_trim(a, pad, false);
   size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
@@ -576,6 +588,67 @@ void dp_arena_free(dp_arena *a, dp_chunk *c) {
   after_free(a, free_core(a, c));
 }
 
+/* A thread cache's flush: n chunks that left the program (validated by
+ * the caller, start bits still set) come home at once.  Sorted by
+ * address, chunks that lie side by side are joined first and coalesce
+ * with their neighbours as one, so a run of blocks a refill cut side by
+ * side costs one bin operation, not one per block.  Each joined chunk is
+ * checked as free_core checks one.  cs is reordered. */
+static size_t free_batch_core(dp_arena *a, dp_chunk **cs, size_t n, bool dirty) {
+  if (n > 1 && cs[0] > cs[n - 1]) /* a chain pushed in descending order */
+    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+      dp_chunk *t = cs[i];
+      cs[i] = cs[j];
+      cs[j] = t;
+    }
+  /* insertion sort: flushes come nearly sorted; on a shuffled input it
+   * gives up after 4 moves a block (order only saves bin operations) */
+  size_t budget = 4 * n;
+  for (size_t i = 1; i < n && budget; i++) {
+    dp_chunk *x = cs[i];
+    size_t j = i;
+    for (; j > 0 && cs[j - 1] > x && budget; j--, budget--)
+      cs[j] = cs[j - 1];
+    cs[j] = x;
+  }
+  size_t merged = 0;
+  for (size_t i = 0; i < n;) {
+    dp_chunk *c = cs[i++];
+    size_t S = chunk_size(c);
+    uintptr_t mem = (uintptr_t)chunk2mem(c);
+    dp_starts_clear(dp_pagemap_get(mem), mem);
+    a->out_bytes -= S;
+    size_t all = S;
+    while (i < n && cs[i] == chunk_at(c, S)) {
+      dp_chunk *d = cs[i++];
+      size_t h = head_load(d), ds = h & ~C_FLAGS;
+      if (unlikely((h & (C_INUSE | C_PREV_INUSE | C_MMAPPED)) != (C_INUSE | C_PREV_INUSE) ||
+                   ds < DP_MINCHUNK))
+        dp_fatal("free", "corrupted chunk header at", chunk2mem(d));
+      head_store(d, h & ~C_INUSE); /* a stale header says "freed" (bad_pointer) */
+      mem = (uintptr_t)chunk2mem(d);
+      dp_starts_clear(dp_pagemap_get(mem), mem);
+      a->out_bytes -= ds;
+      S += ds;
+    }
+    if (dirty)
+      a->dirty_freed += S;
+    if (S != all) {
+      if (unlikely(!(head_load(c) & C_INUSE)))
+        dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
+      head_store(c, S | (head_load(c) & C_PREV_INUSE) | C_INUSE);
+    }
+    size_t m = free_core(a, c);
+    if (m > merged)
+      merged = m;
+  }
+  return merged;
+}
+
+void dp_arena_free_batch(dp_arena *a, dp_chunk **cs, size_t n) {
+  after_free(a, free_batch_core(a, cs, n, true));
+}
+
 /* ---- fast lists --------------------------------------------------------
  * Small chunks (chunk size <= the M_MXFAST limit) that the thread caches
  * send home are kept whole, as glibc's fastbins: still INUSE to their
@@ -585,7 +658,7 @@ void dp_arena_free(dp_arena *a, dp_chunk *c) {
  * malloc_trim.  A heap therefore never grows while coalescing would have
  * served the request. */
 
-size_t dp_fast_max_chunk = 144; /* request2size(M_MXFAST = 128), as glibc */
+size_t dp_fast_max_chunk = TC_MAX_CHUNK; /* every thread-cache class; M_MXFAST lowers it */
 
 /* Each fast list is a stack of batches: NULL-terminated chains as a
  * thread cache sent them.  Word 2 of a batch's first block holds the next
@@ -611,7 +684,7 @@ void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint3
   f[2] = (void *)batch_word(f, a->fast[cls], n);
   a->fast[cls] = first;
   a->fast_count[cls] += n;
-  size_t bytes = (size_t)n * ((size_t)cls << 4);
+  size_t bytes = (size_t)n * tc_class_size(cls);
   a->fast_bytes += bytes;
   a->dirty_freed += bytes;
   if (a->dirty_freed > ((size_t)1 << 20))
@@ -629,7 +702,7 @@ uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first) {
     corrupt(f);
   a->fast[cls] = next;
   a->fast_count[cls] -= n;
-  size_t bytes = (size_t)n * ((size_t)cls << 4);
+  size_t bytes = (size_t)n * tc_class_size(cls);
   a->fast_bytes = a->fast_bytes > bytes ? a->fast_bytes - bytes : 0;
   f[2] = NULL;
   *first = f;
@@ -651,6 +724,8 @@ bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
 static void consolidate(dp_arena *a) {
   if (!a->fast_bytes)
     return;
+  dp_chunk *run[128];
+  size_t k = 0;
   for (unsigned cls = 0; cls < ARENA_NFAST; cls++) {
     void **f = a->fast[cls];
     a->fast[cls] = NULL;
@@ -660,17 +735,28 @@ static void consolidate(dp_arena *a) {
       void **p = f;
       for (uint32_t i = 0, n = batch_len(f); p && i < n; i++) {
         void **next = link_decode(&p[0], (uintptr_t)p[0]);
+        if (unlikely(DP_BAD_LINK(next)))
+          corrupt(p);
         p[1] = p[2] = NULL;
-        dp_chunk *c = mem2chunk(p);
-        dp_starts_clear(dp_pagemap_get((uintptr_t)p), (uintptr_t)p);
-        a->out_bytes -= chunk_size(c);
-        free_core(a, c);
+        run[k++] = mem2chunk(p);
+        if (k == 128) { /* side by side blocks join first: one bin operation a run */
+          free_batch_core(a, run, k, false);
+          k = 0;
+        }
         p = next;
       }
       f = nf;
     }
   }
+  free_batch_core(a, run, k, false);
   a->fast_bytes = 0;
+}
+
+/* A block next to the top went home: if the fast lists hold more than the
+ * top may keep, coalesce them now, so that freeing in allocation order
+ * lowers the break as on glibc.  The pad adapts as the trim's does. */
+void dp_arena_fast_drain(dp_arena *a) {
+  after_free(a, CONSOLIDATE_SIZE);
 }
 
 /* ---- realloc in place ----------------------------------------------- */
@@ -689,7 +775,7 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     size_t T = chunk_size(n);
     dp_chunk *t = chunk_at(c, cs);
     head_store(t, (T - (cs - S)) | C_PREV_INUSE);
-    a->top = t;
+    set_top(a, t);
     if (a->seg_top->fresh < (uintptr_t)t + 16)
       a->seg_top->fresh = (uintptr_t)t + 16;
   } else {
@@ -760,6 +846,7 @@ static bool release_bins(dp_arena *a, size_t min_size) {
 
 /* the decay tick: free chunks of 64 KiB and more give their pages back */
 static void purge(dp_arena *a) {
+  consolidate(a); /* the decay tick: whole blocks waiting in fast lists coalesce too */
   a->dirty_freed = 0;
   a->purge_ms = dp_os_now_ms();
   release_bins(a, 64 * 1024);

@@ -7,7 +7,7 @@
 
 #define ARENA_NBINS 368u   /* 62 exact small bins, then 8 per power of two */
 #define ARENA_NSMALL 64u   /* bins below this index hold one size each */
-#define ARENA_NFAST 64u   /* fast lists: thread-cache classes up to 1 KiB */
+#define ARENA_NFAST TC_NBINS /* fast lists: one per thread-cache class */
 #define ARENA_BINMAP_WORDS ((ARENA_NBINS + 63) / 64)
 #define SEG_MIN_MMAP ((size_t)1 << 20) /* first mmap'd segment; doubles to SEG_MAX */
 #define SEG_MAX_MMAP ((size_t)64 << 20)
@@ -30,6 +30,8 @@ typedef struct dp_arena {
   dp_lock lock;                        /* guards everything below */
   unsigned index;                      /* 0 = main arena (brk) */
   dp_chunk *top;                       /* top chunk: end of seg_top, not in bins */
+  dp_chunk *top_pub;                   /* copy of top for the lock-free free path
+                                          (relaxed atomic; a hint, read unlocked) */
   dp_segment *seg_top;                 /* segment holding the top chunk */
   dp_segment *segs;                    /* every segment of this arena */
   uint64_t binmap[ARENA_BINMAP_WORDS]; /* bit i set: bins[i] not empty */
@@ -67,8 +69,10 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed);
 dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align);
 size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n);
 void dp_arena_free(dp_arena *a, dp_chunk *c);
+void dp_arena_free_batch(dp_arena *a, dp_chunk **cs, size_t n); /* sorts cs */
 extern size_t dp_fast_max_chunk;
 void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n);
+void dp_arena_fast_drain(dp_arena *a); /* consolidate if the fast lists hold more than the trim pad */
 uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first);
 bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem);
 bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);

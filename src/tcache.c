@@ -142,10 +142,13 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   if (got == 0)
     return NULL;
   tc->nrefill++;
-  for (size_t i = got - 1; i > 0; i--)
+  /* handed out from the highest address down: the block next to the top
+   * goes first, so a program freeing in allocation order frees it early
+   * and the free run can reach the top (see free_work) */
+  for (size_t i = 0; i + 1 < got; i++)
     tc_push(tc, b, buf[i]);
-  ((void **)buf[0])[1] = NULL;
-  return buf[0];
+  ((void **)buf[got - 1])[1] = NULL;
+  return buf[got - 1];
 }
 
 /* Send one validated out-of-arena block home, under its arena's lock. */
@@ -204,11 +207,17 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
     if (fast || (a != tc->arena && cls < ARENA_NFAST)) {
       dp_arena_fast_put(a, cls, first, last, n);
     } else {
+      /* the rest coalesce in runs (blocks side by side join first) */
+      dp_chunk *run[128];
       void **q = first;
-      for (uint32_t i = 0; i < n; i++) {
+      for (uint32_t i = 0, k = 0; i < n; i++) {
         void **qn = (void **)((uintptr_t)q[0] ^ ((uintptr_t)q >> 12) ^ tc->secret);
         q[1] = NULL;
-        dp_arena_free(a, mem2chunk(q));
+        run[k++] = mem2chunk(q);
+        if (k == 128 || i == n - 1) {
+          dp_arena_free_batch(a, run, k);
+          k = 0;
+        }
         q = qn;
       }
     }

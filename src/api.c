@@ -177,7 +177,7 @@ static void *alloc_any_work(size_t n, bool *zeroed) {
   }
   if (unlikely(tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed) &&
                tc->live)) {
-    dp_tcache_flush_all(tc);
+    dp_tcache_flush_all(tc, false);
     dp_tcache_relimit(tc);
   }
   tc->nmalloc++;
@@ -284,7 +284,7 @@ static void free_work(void *p, const char *func) {
     if (((void **)p)[1] == (void *)tc->key && cached_somewhere(tc, p))
       dp_fatal(func, "double free of", p); /* cached blocks carry the key */
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
-      dp_tcache_flush_all(tc);
+      dp_tcache_flush_all(tc, false);
       dp_tcache_relimit(tc);
     }
     dp_tc_bin *b = &tc->bins[cls];
@@ -295,10 +295,7 @@ static void free_work(void *p, const char *func) {
       if (own != tc->arena)
         tc->foreign[cls] = 1;
       if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED)) {
-        /* it borders the top: it goes home, and the blocks of its class
-         * that wait here go first (a program freeing in allocation order
-         * ends with the top's neighbours; the top can then shrink) */
-        dp_tcache_flush_bin(tc, cls, 0);
+        /* it borders the top: it goes home (see the end) */
         at_top = true;
         goto home;
       }
@@ -333,10 +330,19 @@ home:
   while (nup)
     dp_arena_free(a, up[--nup]);
   dp_arena_free(a, c);
-  if (at_top)
-    dp_arena_fast_drain(a);
   dp_arena_check(a);
+  /* A block that bordered the top went into it.  When the fast lists and
+   * this class's cached blocks hold more than the top may keep, they all
+   * coalesce now: a program that frees in allocation order ends with the
+   * top's neighbours, and the break then comes down as on glibc. */
+  bool drain = at_top && dp_arena_drain_due(a, (size_t)tc->bins[tc_class_floor(cs)].count * cs);
   dp_lock_release(&a->lock);
+  if (drain) {
+    dp_tcache_flush_bin(tc, tc_class_floor(cs), 0);
+    dp_lock_acquire(&a->lock);
+    dp_arena_fast_drain(a);
+    dp_lock_release(&a->lock);
+  }
   errno = saved;
 }
 
@@ -458,7 +464,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
     dp_fatal("realloc", "double free of", p);
   size_t cs = request2size(n), ocs = chunk_size(c);
   if (cs <= ocs) {
-    if (ocs - cs < 256 || ocs <= TC_MAX_CHUNK)
+    if (ocs - cs < 256 || (ocs <= TC_MAX_CHUNK && ocs - cs < ocs / 4))
       return p; /* small slack stays with the block */
     dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
     dp_lock_acquire(&a->lock);
@@ -599,7 +605,7 @@ DEPOT_EXPORT int DEPOT_NAME(mallopt)(int param, int value) {
 DEPOT_EXPORT int DEPOT_NAME(malloc_trim)(size_t pad) {
   dp_init();
   dp_tcache *tc = dp_tc;
-  dp_tcache_flush_all(tc);
+  dp_tcache_flush_all(tc, true);
   bool released = false;
   dp_vg_quiet();
   for (dp_arena *a = dp_arenas; a; a = a->next) {

@@ -560,9 +560,14 @@ static void after_free(dp_arena *a, size_t merged) {
   /* as glibc's free of a big chunk; but only where it can lower the
    * break, and when the fast lists hold more than the top may keep
    * (waves of frees would otherwise pay for coalescing on every wave) */
-  if (merged >= CONSOLIDATE_SIZE && a->fast_bytes > trim + pad && a->seg_top &&
-      a->seg_top->is_brk)
+  if (merged >= CONSOLIDATE_SIZE && dp_arena_drain_due(a, 0)) {
+    size_t held = a->fast_bytes, shrinks = dp_brk_shrinks;
     consolidate(a);
+    if (a->top && chunk_size(a->top) > trim + pad)
+      dp_arena_trim(a, pad, false);
+    /* no trim came of it: ask for twice as much before the next try */
+    a->drain_floor = dp_brk_shrinks != shrinks ? 0 : 2 * held;
+  }
   if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
     dp_arena_trim(a, pad, false);
   size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
@@ -677,7 +682,7 @@ DEPOT_INLINE uint32_t batch_len(void **first) { return (uint32_t)((uintptr_t)fir
 
 /* last: the chain's last block, to be terminated; NULL when the chain is
  * NULL-terminated already (a whole thread-cache list) */
-void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
+static void fast_push(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
   void **f = first, **l = last;
   if (l)
     l[0] = (void *)link_encode(&l[0], NULL);
@@ -687,6 +692,10 @@ void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint3
   size_t bytes = (size_t)n * tc_class_size(cls);
   a->fast_bytes += bytes;
   a->dirty_freed += bytes;
+}
+
+void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
+  fast_push(a, cls, first, last, n);
   if (a->dirty_freed > ((size_t)1 << 20))
     after_free(a, 0);
 }
@@ -752,12 +761,19 @@ static void consolidate(dp_arena *a) {
   a->fast_bytes = 0;
 }
 
-/* A block next to the top went home: if the fast lists hold more than the
- * top may keep, coalesce them now, so that freeing in allocation order
- * lowers the break as on glibc.  The pad adapts as the trim's does. */
-void dp_arena_fast_drain(dp_arena *a) {
-  after_free(a, CONSOLIDATE_SIZE);
+/* Would coalescing the fast lists (plus extra bytes about to join them)
+ * let the break come down?  They must hold more than the top may keep;
+ * the pad adapts as the trim's does, so waves of frees stop paying. */
+bool dp_arena_drain_due(dp_arena *a, size_t extra) {
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
+  size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
+  size_t pad = dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+  size_t need = trim + pad > a->drain_floor ? trim + pad : a->drain_floor;
+  return a->seg_top && a->seg_top->is_brk && a->fast_bytes + extra > need;
 }
+
+/* consolidate and trim if still due */
+void dp_arena_fast_drain(dp_arena *a) { after_free(a, CONSOLIDATE_SIZE); }
 
 /* ---- realloc in place ----------------------------------------------- */
 

@@ -40,6 +40,8 @@ typedef struct dp_arena {
   void *fast[ARENA_NFAST];             /* whole small chunks by class: stacks of batches */
   uint32_t fast_count[ARENA_NFAST];    /* chunks in each fast list */
   size_t fast_bytes;                   /* bytes in the fast lists */
+  size_t drain_floor;                  /* fast bytes a drain needs (doubles when one
+                                          did not lower the break) */
   /* accounting (under lock) */
   size_t system_bytes;                 /* bytes of all segments */
   size_t free_bytes;                   /* bytes in the bins */
@@ -72,7 +74,8 @@ void dp_arena_free(dp_arena *a, dp_chunk *c);
 void dp_arena_free_batch(dp_arena *a, dp_chunk **cs, size_t n); /* sorts cs */
 extern size_t dp_fast_max_chunk;
 void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n);
-void dp_arena_fast_drain(dp_arena *a); /* consolidate if the fast lists hold more than the trim pad */
+bool dp_arena_drain_due(dp_arena *a, size_t extra); /* would consolidating lower the break? */
+void dp_arena_fast_drain(dp_arena *a);               /* consolidate and trim if due */
 uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first);
 bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem);
 bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);

@@ -164,7 +164,15 @@ void dp_free_to_arena(void *mem) {
 /* Keep the newest `keep` blocks of a class; the rest go home.  Runs of
  * blocks of one arena take its lock once; small classes go to the
  * arena's fast list as whole chains. */
+static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce);
+
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
+  flush_list(tc, cls, keep, false);
+}
+
+/* coalesce: every block coalesces now, none waits in a fast list (a
+ * thread's exit, malloc_trim) */
+static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce) {
   dp_tc_bin *b = &tc->bins[cls];
   if (b->count <= keep)
     return;
@@ -204,7 +212,7 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
      * consumer) go to its fast list whole, whatever their class: one
      * splice now, one batch for its next refill; its consolidation before
      * growing keeps the heap as small as coalescing would. */
-    if (fast || (a != tc->arena && cls < ARENA_NFAST)) {
+    if (!coalesce && (fast || (a != tc->arena && cls < ARENA_NFAST))) {
       dp_arena_fast_put(a, cls, first, last, n);
     } else {
       /* the rest coalesce in runs (blocks side by side join first) */
@@ -247,11 +255,11 @@ void dp_tcache_flush_full(dp_tcache *tc, unsigned cls) {
   dp_tcache_flush_bin(tc, cls, b->limit / 2);
 }
 
-void dp_tcache_flush_all(dp_tcache *tc) {
+void dp_tcache_flush_all(dp_tcache *tc, bool coalesce) {
   if (!tc->live)
     return;
   for (unsigned c = 0; c < TC_NBINS; c++)
-    dp_tcache_flush_bin(tc, c, 0);
+    flush_list(tc, c, 0, coalesce);
 }
 
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
@@ -331,7 +339,7 @@ static void tc_thread_exit(void *arg) {
   dp_tcache *tc = arg;
   if (!tc || !tc->live)
     return;
-  dp_tcache_flush_all(tc);
+  dp_tcache_flush_all(tc, true); /* the next thread here will want other sizes */
   dp_arena_detach(tc->arena);
   dp_lock_acquire(&tc_list_lock);
   if (tc->prev)

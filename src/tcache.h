@@ -30,7 +30,7 @@ extern dp_tcache dp_tc_empty;
 dp_tcache *dp_tcache_get(void);           /* this thread's cache, made on first use */
 void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls); /* refill then pop */
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
-void dp_tcache_flush_all(dp_tcache *tc);
+void dp_tcache_flush_all(dp_tcache *tc, bool coalesce); /* coalesce: none to fast lists */
 void dp_tcache_flush_full(dp_tcache *tc, unsigned cls); /* a full list goes home */
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);

@@ -110,13 +110,13 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
     tc->foreign[cls] = 0; /* the list is empty: nothing foreign in it */
   size_t cs = tc_class_size(cls);
   void *buf[128];
-  /* batches start at 4 blocks and double with each refill up to half the
-   * limit: a program that uses a class little touches little memory */
+  /* batches of 1, 1, 2, 4, ... blocks, up to half the limit: a program
+   * that uses a class little touches little memory */
   size_t want = b->limit / 2;
-  size_t ramp = (size_t)4 << tc->refills[cls];
+  size_t ramp = (size_t)1 << (tc->refills[cls] ? tc->refills[cls] - 1 : 0);
   if (want > ramp)
     want = ramp;
-  if (tc->refills[cls] < 6)
+  if (tc->refills[cls] < 9)
     tc->refills[cls]++;
   if (want > 128)
     want = 128;

@@ -295,7 +295,11 @@ static void free_work(void *p, const char *func) {
       if (own != tc->arena)
         tc->foreign[cls] = 1;
       if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED)) {
-        /* it borders the top: it goes home (see the end) */
+        /* It borders the top: it goes home, into the top.  When the
+         * fast lists and its class's cached blocks hold more than the top
+         * may keep, these go too and coalesce (see the end): a program
+         * that frees in allocation order ends with the top's neighbours,
+         * and the break then comes down as on glibc. */
         at_top = true;
         goto home;
       }
@@ -331,10 +335,6 @@ home:
     dp_arena_free(a, up[--nup]);
   dp_arena_free(a, c);
   dp_arena_check(a);
-  /* A block that bordered the top went into it.  When the fast lists and
-   * this class's cached blocks hold more than the top may keep, they all
-   * coalesce now: a program that frees in allocation order ends with the
-   * top's neighbours, and the break then comes down as on glibc. */
   bool drain = at_top && dp_arena_drain_due(a, (size_t)tc->bins[tc_class_floor(cs)].count * cs);
   dp_lock_release(&a->lock);
   if (drain) {
@@ -429,6 +429,12 @@ static void *realloc_move(void *p, size_t n, size_t old_usable) {
   return q;
 }
 
+/* realloc without a new block (in place, or mremap): still a malloc-family call */
+static void *realloc_kept(void *p) {
+  dp_tcache_get()->nmalloc++;
+  return p;
+}
+
 DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   if (!p)
     return DEPOT_NAME(malloc)(n);
@@ -449,11 +455,11 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   size_t old = block_usable(p);
   if (k == BLK_LARGE) {
     if (n <= old && n >= old / 2)
-      return p;
+      return realloc_kept(p);
     if (n >= __atomic_load_n(&dp_opt.mmap_threshold, __ATOMIC_RELAXED)) {
       void *q = dp_large_realloc(p, n);
       if (q)
-        return q;
+        return realloc_kept(q);
     }
     return realloc_move(p, n, old);
   }
@@ -465,12 +471,12 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   size_t cs = request2size(n), ocs = chunk_size(c);
   if (cs <= ocs) {
     if (ocs - cs < 256 || (ocs <= TC_MAX_CHUNK && ocs - cs < ocs / 4))
-      return p; /* small slack stays with the block */
+      return realloc_kept(p); /* small slack stays with the block */
     dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
     dp_lock_acquire(&a->lock);
     dp_arena_shrink_inplace(a, c, cs);
     dp_lock_release(&a->lock);
-    return p;
+    return realloc_kept(p);
   }
   if (cs > TC_MAX_CHUNK && !dp_large_wanted(n)) {
     dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
@@ -479,7 +485,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
     dp_arena_check(a);
     dp_lock_release(&a->lock);
     if (ok)
-      return p;
+      return realloc_kept(p);
   }
   return realloc_move(p, n, old);
 }

@@ -553,21 +553,19 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
 
 /* Work done after frees, not on each: trimming the top, consolidating
  * the fast lists, and (at most every decay_ms) giving back free pages. */
-static void after_free(dp_arena *a, size_t merged) {
-  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
+/* the pad an automatic trim leaves: M_TOP_PAD, or the learned one */
+static size_t trim_pad(void) {
   size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
-  size_t pad = dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+  return dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+}
+
+static void after_free(dp_arena *a, size_t merged) {
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
   /* as glibc's free of a big chunk; but only where it can lower the
    * break, and when the fast lists hold more than the top may keep
    * (waves of frees would otherwise pay for coalescing on every wave) */
-  if (merged >= CONSOLIDATE_SIZE && dp_arena_drain_due(a, 0)) {
-    size_t held = a->fast_bytes, shrinks = dp_brk_shrinks;
-    consolidate(a);
-    if (a->top && chunk_size(a->top) > trim + pad)
-      dp_arena_trim(a, pad, false);
-    /* no trim came of it: ask for twice as much before the next try */
-    a->drain_floor = dp_brk_shrinks != shrinks ? 0 : 2 * held;
-  }
+  if (merged >= CONSOLIDATE_SIZE && dp_arena_drain_due(a, merged))
+    dp_arena_fast_drain(a);
   if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
     dp_arena_trim(a, pad, false);
   size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
@@ -765,15 +763,22 @@ static void consolidate(dp_arena *a) {
  * let the break come down?  They must hold more than the top may keep;
  * the pad adapts as the trim's does, so waves of frees stop paying. */
 bool dp_arena_drain_due(dp_arena *a, size_t extra) {
-  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
-  size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
-  size_t pad = dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
   size_t need = trim + pad > a->drain_floor ? trim + pad : a->drain_floor;
   return a->seg_top && a->seg_top->is_brk && a->fast_bytes + extra > need;
 }
 
-/* consolidate and trim if still due */
-void dp_arena_fast_drain(dp_arena *a) { after_free(a, CONSOLIDATE_SIZE); }
+/* Consolidate, then trim what the top may not keep.  When no trim came
+ * of it, the next drain waits for twice as much. */
+void dp_arena_fast_drain(dp_arena *a) {
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
+  size_t held = a->fast_bytes + (a->top ? chunk_size(a->top) : 0);
+  size_t shrinks = dp_brk_shrinks;
+  consolidate(a);
+  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
+    dp_arena_trim(a, pad, false);
+  a->drain_floor = dp_brk_shrinks != shrinks ? 0 : 2 * held;
+}
 
 /* ---- realloc in place ----------------------------------------------- */
 

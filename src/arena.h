@@ -74,7 +74,7 @@ void dp_arena_free(dp_arena *a, dp_chunk *c);
 void dp_arena_free_batch(dp_arena *a, dp_chunk **cs, size_t n); /* sorts cs */
 extern size_t dp_fast_max_chunk;
 void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n);
-bool dp_arena_drain_due(dp_arena *a, size_t extra); /* would consolidating lower the break? */
+bool dp_arena_drain_due(dp_arena *a, size_t extra); /* consolidating the fast lists is due */
 void dp_arena_fast_drain(dp_arena *a);               /* consolidate and trim if due */
 uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first);
 bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem);

@@ -62,11 +62,11 @@
 #define DP_GRANULE ((size_t)1 << DP_GRANULE_SHIFT)
 #define DP_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * DP_GRANULE)
 
-/* thread cache classes: exact 16-byte steps to 2 KiB, then 4 per doubling
+/* thread cache classes: exact 16-byte steps to 2 KiB, then 8 per doubling
  * up to 16 KiB (chunk sizes) */
 #define TC_EXACT_MAX 2048u
 #define TC_MAX_CHUNK 16384u
-#define TC_NBINS 141u /* 129 exact (0..2048/16) + 12 */
+#define TC_NBINS 153u /* 129 exact (0..2048/16) + 24 */
 
 /* defaults, as glibc's */
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024)

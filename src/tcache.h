@@ -10,7 +10,7 @@ typedef struct dp_tc_bin {
 } dp_tc_bin;
 
 typedef struct dp_tcache {
-  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 2 KiB, 4 per doubling to 16 KiB */
+  dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 2 KiB, 8 per doubling to 16 KiB */
   uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
   uint64_t key;             /* copy of dp_tc_key: word 1 of a cached block */
   dp_arena *arena;          /* where refills come from */
@@ -48,15 +48,15 @@ void dp_tcache_relimit(dp_tcache *tc);    /* options changed: re-read the limits
 DEPOT_INLINE size_t tc_class_size(unsigned c) {
   if (c < TC_NEXACT)
     return (size_t)c << 4;
-  unsigned k = c - TC_NEXACT, e = TC_EXACT_LOG + k / 4, sub = k % 4;
-  return (size_t)(5 + sub) << (e - 2);
+  unsigned k = c - TC_NEXACT, e = TC_EXACT_LOG + k / 8, sub = k % 8;
+  return (size_t)(9 + sub) << (e - 3);
 }
 /* smallest class holding a chunk of cs bytes (cs <= TC_MAX_CHUNK) */
 DEPOT_INLINE unsigned tc_class_ceil(size_t cs) {
   if (cs <= TC_EXACT_MAX)
     return (unsigned)(cs >> 4);
   unsigned e = 63u - (unsigned)__builtin_clzll(cs - 1);
-  return TC_NEXACT + (e - TC_EXACT_LOG) * 4 + (unsigned)(((cs - 1) >> (e - 2)) & 3);
+  return TC_NEXACT + (e - TC_EXACT_LOG) * 8 + (unsigned)(((cs - 1) >> (e - 3)) & 7);
 }
 /* largest class a chunk of cs bytes can serve */
 DEPOT_INLINE unsigned tc_class_floor(size_t cs) {

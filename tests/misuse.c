@@ -48,6 +48,11 @@ static void *free_in_thread(void *p) {
 }
 static void c_double_free_other_thread(void) {
   void *p = malloc(opaque_size(64));
+  /* a block above p: a freed block that borders the top chunk merges into
+   * it at once, and pthread_create's own allocations could then be handed
+   * p again, making the second free a legal one */
+  void *guard = malloc(opaque_size(64));
+  (void)guard;
   tell_ptr(p);
   free(p); /* into this thread's cache */
   pthread_t t;

@@ -289,11 +289,14 @@ static void free_work(void *p, const char *func) {
     }
     dp_tc_bin *b = &tc->bins[cls];
     if (b->limit) {
+      dp_arena *own = dp_pagemap_get((uintptr_t)p)->seg->arena;
+      if (own != tc->arena) {
+        dp_tcache_free_foreign(tc, cls, p);
+        errno = saved;
+        return;
+      }
       if (b->count >= b->limit)
         dp_tcache_flush_full(tc, cls);
-      dp_arena *own = dp_pagemap_get((uintptr_t)p)->seg->arena;
-      if (own != tc->arena)
-        tc->foreign[cls] = 1;
       if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED)) {
         /* It borders the top: it goes home, into the top.  When the
          * fast lists and its class's cached blocks hold more than the top
@@ -353,8 +356,8 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   if (likely(leaf != NULL && (a & 15) == 0)) {
     const dp_pm_entry *e = &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
     const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
-    /* a block of another thread's arena takes the slow path, which marks
-     * the list as mixed (dp_tcache_flush_full) */
+    /* a block of another thread's arena takes the slow path, which keeps
+     * it aside (dp_tcache_free_foreign) */
     dp_arena *ar = tc->arena;
     if (likely(starts &&
                ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &

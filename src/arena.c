@@ -698,6 +698,63 @@ void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint3
     after_free(a, 0);
 }
 
+/* ---- remote frees ------------------------------------------------------
+ * Blocks of this arena that another thread's cache sends home (producer and
+ * consumer threads) do not take the arena's lock: the chain is pushed, as
+ * one batch, onto a lock-free stack per class (compare-and-swap of the head;
+ * the owner only ever takes the whole stack, so there is no ABA).  The
+ * owner moves a stack to its fast list on its next refill of that class,
+ * and consolidation takes every stack first.  The pusher's release and the
+ * taker's acquire order the chain's contents. */
+
+#define REMOTE_MAX ((size_t)1 << 20) /* an idle owner's stacks are taken beyond this */
+
+void dp_arena_remote_take(dp_arena *a, unsigned cls) {
+  void **f = __atomic_exchange_n(&a->remote[cls], NULL, __ATOMIC_ACQUIRE);
+  size_t bytes = 0;
+  while (f) {
+    void **nf = batch_next(f);
+    uint32_t n = batch_len(f);
+    if (unlikely(DP_BAD_LINK(nf) || n == 0))
+      corrupt(f);
+    fast_push(a, cls, f, NULL, n);
+    bytes += (size_t)n * tc_class_size(cls);
+    f = nf;
+  }
+  if (bytes)
+    __atomic_sub_fetch(&a->remote_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+static void remote_take_all(dp_arena *a) {
+  if (!__atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED))
+    return;
+  for (unsigned cls = 0; cls < ARENA_NFAST; cls++)
+    if (__atomic_load_n(&a->remote[cls], __ATOMIC_RELAXED))
+      dp_arena_remote_take(a, cls);
+}
+
+/* last: the chain's last block, to be terminated; NULL when the chain is
+ * NULL-terminated already */
+void dp_arena_remote_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
+  void **f = first, **l = last;
+  if (l)
+    l[0] = (void *)link_encode(&l[0], NULL);
+  void *old = __atomic_load_n(&a->remote[cls], __ATOMIC_RELAXED);
+  do
+    f[2] = (void *)batch_word(f, old, n);
+  while (!__atomic_compare_exchange_n(&a->remote[cls], &old, first, true, __ATOMIC_RELEASE,
+                                      __ATOMIC_RELAXED));
+  size_t held = __atomic_add_fetch(&a->remote_bytes, (size_t)n * tc_class_size(cls),
+                                   __ATOMIC_RELAXED);
+  if (unlikely(held > REMOTE_MAX) && dp_lock_try(&a->lock)) {
+    /* the owner does not come for them: they join the fast lists, where
+     * the usual work (decay, consolidation) sees them */
+    remote_take_all(a);
+    after_free(a, 0);
+    dp_lock_release(&a->lock);
+  }
+}
+
 /* One batch of class cls (a NULL-terminated chain); returns its length. */
 uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first) {
   void **f = a->fast[cls];
@@ -716,8 +773,8 @@ uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first) {
   return n;
 }
 
-bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
-  for (void **f = a->fast[cls]; f; f = batch_next(f)) {
+static bool batches_contain(void **f, const void *mem) {
+  for (; f; f = batch_next(f)) {
     void **p = f;
     for (uint32_t i = 0, n = batch_len(f); p && i < n; i++) {
       if (p == mem)
@@ -728,7 +785,13 @@ bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
   return false;
 }
 
+bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
+  return batches_contain(a->fast[cls], mem) ||
+         batches_contain(__atomic_load_n(&a->remote[cls], __ATOMIC_ACQUIRE), mem);
+}
+
 static void consolidate(dp_arena *a) {
+  remote_take_all(a);
   if (!a->fast_bytes)
     return;
   dp_chunk *run[128];

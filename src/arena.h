@@ -40,6 +40,9 @@ typedef struct dp_arena {
   void *fast[ARENA_NFAST];             /* whole small chunks by class: stacks of batches */
   uint32_t fast_count[ARENA_NFAST];    /* chunks in each fast list */
   size_t fast_bytes;                   /* bytes in the fast lists */
+  void *remote[ARENA_NFAST];           /* batches freed by other threads: lock-free
+                                          stacks (atomic), moved to fast[] by the owner */
+  size_t remote_bytes;                 /* bytes in remote[] (atomic) */
   size_t drain_floor;                  /* fast bytes a drain needs (doubles when one
                                           did not lower the break) */
   /* accounting (under lock) */
@@ -78,6 +81,8 @@ bool dp_arena_drain_due(dp_arena *a, size_t extra); /* consolidating the fast li
 void dp_arena_fast_drain(dp_arena *a);               /* consolidate and trim if due */
 uint32_t dp_arena_fast_take(dp_arena *a, unsigned cls, void **first);
 bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem);
+void dp_arena_remote_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n);
+void dp_arena_remote_take(dp_arena *a, unsigned cls); /* under a->lock */
 bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 bool dp_arena_trim(dp_arena *a, size_t pad, bool full);

@@ -124,6 +124,11 @@ DEPOT_INLINE void dp_lock_acquire(dp_lock *l) {
     return;
   dp_lock_slow(l);
 }
+DEPOT_INLINE bool dp_lock_try(dp_lock *l) {
+  int z = 0;
+  return atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
 DEPOT_INLINE void dp_lock_release(dp_lock *l) {
   if (unlikely(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2))
     dp_os_futex_wake(&l->state, 1);

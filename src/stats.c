@@ -43,7 +43,7 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
       }
     }
     out->in_use_bytes += a->out_bytes;
-    out->fast_bytes += a->fast_bytes;
+    out->fast_bytes += a->fast_bytes + __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED);
     out->system_bytes += a->system_bytes;
     out->in_use_peak += a->out_peak;
     out->free_bytes += a->free_bytes;

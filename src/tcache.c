@@ -106,8 +106,6 @@ dp_tcache *dp_tcache_get(void) {
  * then pop one block. */
 void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *b = &tc->bins[cls];
-  if (!b->head)
-    tc->foreign[cls] = 0; /* the list is empty: nothing foreign in it */
   size_t cs = tc_class_size(cls);
   void *buf[128];
   /* batches of 1, 1, 2, 4, ... blocks, up to half the limit: a program
@@ -124,6 +122,8 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
     want = 1;
   dp_arena *a = tc->arena;
   dp_lock_acquire(&a->lock);
+  if (cls < ARENA_NFAST && !a->fast[cls] && __atomic_load_n(&a->remote[cls], __ATOMIC_RELAXED))
+    dp_arena_remote_take(a, cls); /* what other threads sent home */
   if (cls < ARENA_NFAST && a->fast[cls] && b->count == 0) {
     void *first;
     uint32_t got = dp_arena_fast_take(a, cls, &first);
@@ -164,24 +164,33 @@ void dp_free_to_arena(void *mem) {
 /* Keep the newest `keep` blocks of a class; the rest go home.  Runs of
  * blocks of one arena take its lock once; small classes go to the
  * arena's fast list as whole chains. */
-static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce);
+static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep, bool coalesce);
 
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
-  flush_list(tc, cls, keep, false);
+  flush_list(tc, &tc->bins[cls], cls, keep, false);
 }
 
-/* coalesce: every block coalesces now, none waits in a fast list (a
+/* A block of another thread's arena is kept aside, never handed out here
+ * (the next malloc of this thread must not land on a cache line that the
+ * owner's neighbouring blocks share: passive false sharing); a full list
+ * goes home as batches, without the owners' locks. */
+void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem) {
+  dp_tc_bin *x = &tc->xbins[cls];
+  tc_push(tc, x, mem);
+  if (x->count >= tc->bins[cls].limit)
+    flush_list(tc, x, cls, 0, false);
+}
+
+/* Blocks of list b (tc->bins[cls] or tc->xbins[cls]) go home.
+ * coalesce: every block coalesces now, none waits in a fast list (a
  * thread's exit, malloc_trim) */
-static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce) {
-  dp_tc_bin *b = &tc->bins[cls];
+static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep, bool coalesce) {
   if (b->count <= keep)
     return;
   /* the newest count - keep blocks go: walking them is the validation */
   uint32_t left = b->count - keep;
   void **p = b->head;
   tc->nflush++;
-  if (keep == 0)
-    tc->foreign[cls] = 0;
   bool fast = cls < ARENA_NFAST && tc_class_size(cls) <= dp_fast_max_chunk;
   while (left) {
     dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
@@ -207,12 +216,18 @@ static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce
     left -= n;
     b->head = next;
     b->count -= n;
-    dp_lock_acquire(&a->lock);
     /* Blocks of another thread's arena (cross-thread frees, producer and
-     * consumer) go to its fast list whole, whatever their class: one
-     * splice now, one batch for its next refill; its consolidation before
-     * growing keeps the heap as small as coalescing would. */
-    if (!coalesce && (fast || (a != tc->arena && cls < ARENA_NFAST))) {
+     * consumer) go home whole, whatever their class, without its lock: one
+     * push onto its remote stack now, one batch for its next refill; its
+     * consolidation before growing keeps the heap as small as coalescing
+     * would. */
+    if (!coalesce && a != tc->arena && cls < ARENA_NFAST) {
+      dp_arena_remote_put(a, cls, first, last, n);
+      p = next;
+      continue;
+    }
+    dp_lock_acquire(&a->lock);
+    if (!coalesce && fast) {
       dp_arena_fast_put(a, cls, first, last, n);
     } else {
       /* the rest coalesce in runs (blocks side by side join first) */
@@ -241,7 +256,7 @@ static void flush_list(dp_tcache *tc, unsigned cls, uint32_t keep, bool coalesce
  * block by block. */
 void dp_tcache_flush_full(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *b = &tc->bins[cls];
-  if (!tc->foreign[cls] && cls < ARENA_NFAST && tc_class_size(cls) <= dp_fast_max_chunk &&
+  if (cls < ARENA_NFAST && tc_class_size(cls) <= dp_fast_max_chunk &&
       b->head) {
     dp_arena *a = tc->arena;
     tc->nflush++;
@@ -258,12 +273,13 @@ void dp_tcache_flush_full(dp_tcache *tc, unsigned cls) {
 void dp_tcache_flush_all(dp_tcache *tc, bool coalesce) {
   if (!tc->live)
     return;
-  for (unsigned c = 0; c < TC_NBINS; c++)
-    flush_list(tc, c, 0, coalesce);
+  for (unsigned c = 0; c < TC_NBINS; c++) {
+    flush_list(tc, &tc->bins[c], c, 0, coalesce);
+    flush_list(tc, &tc->xbins[c], c, 0, coalesce);
+  }
 }
 
-bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
-  dp_tc_bin *b = &tc->bins[cls];
+static bool list_contains(dp_tcache *tc, dp_tc_bin *b, const void *mem) {
   void **p = b->head;
   for (uint32_t i = 0; p && i < b->count; i++) {
     if (p == mem)
@@ -271,6 +287,10 @@ bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
     p = (void **)((uintptr_t)p[0] ^ ((uintptr_t)p >> 12) ^ tc->secret);
   }
   return false;
+}
+
+bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem) {
+  return list_contains(tc, &tc->bins[cls], mem) || list_contains(tc, &tc->xbins[cls], mem);
 }
 
 /* Is mem cached by another thread?  Asked only when a freed block carries
@@ -295,19 +315,21 @@ DP_NO_TSAN bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const 
   for (dp_tcache *tc = tc_live; tc && !found; tc = tc->next) {
     if (tc == self)
       continue;
-    dp_tc_bin *b = &tc->bins[cls];
-    void **p = __atomic_load_n(&b->head, __ATOMIC_RELAXED);
-    uint32_t n = __atomic_load_n(&b->count, __ATOMIC_RELAXED);
-    for (uint32_t i = 0; p && i < n && i < 4096; i++) {
-      dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
-      if (((uintptr_t)p & 15) || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p))
-        break;
-      if (p == mem) {
-        found = true;
-        break;
+    for (int x = 0; x < 2 && !found; x++) {
+      dp_tc_bin *b = x ? &tc->xbins[cls] : &tc->bins[cls];
+      void **p = __atomic_load_n(&b->head, __ATOMIC_RELAXED);
+      uint32_t n = __atomic_load_n(&b->count, __ATOMIC_RELAXED);
+      for (uint32_t i = 0; p && i < n && i < 4096; i++) {
+        dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
+        if (((uintptr_t)p & 15) || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p))
+          break;
+        if (p == mem) {
+          found = true;
+          break;
+        }
+        p = (void **)((uintptr_t)__atomic_load_n(&p[0], __ATOMIC_RELAXED) ^
+                      ((uintptr_t)p >> 12) ^ tc->secret);
       }
-      p = (void **)((uintptr_t)__atomic_load_n(&p[0], __ATOMIC_RELAXED) ^
-                    ((uintptr_t)p >> 12) ^ tc->secret);
     }
   }
   dp_lock_release(&tc_list_lock);
@@ -366,7 +388,7 @@ void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_
     m += tc->nmalloc;
     f += tc->nfree;
     for (unsigned c = 0; c < TC_NBINS; c++)
-      cb += (uint64_t)tc->bins[c].count * tc_class_size(c);
+      cb += (uint64_t)(tc->bins[c].count + tc->xbins[c].count) * tc_class_size(c);
   }
   *nmalloc = m;
   *nfree = f;

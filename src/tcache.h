@@ -19,7 +19,8 @@ typedef struct dp_tcache {
   uint64_t nmalloc;         /* calls served here, fast or slow */
   uint64_t nfree;           /* frees */
   uint64_t nrefill, nflush; /* trips to the arena */
-  uint8_t foreign[TC_NBINS]; /* the list may hold blocks of other arenas */
+  dp_tc_bin xbins[TC_NBINS]; /* blocks of other threads' arenas, never handed out here:
+                               they go home in batches (remote stacks) */
   uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
   struct dp_tcache *next, *prev; /* all live caches */
 } dp_tcache;
@@ -32,6 +33,7 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls); /* refill then pop */
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
 void dp_tcache_flush_all(dp_tcache *tc, bool coalesce); /* coalesce: none to fast lists */
 void dp_tcache_flush_full(dp_tcache *tc, unsigned cls); /* a full list goes home */
+void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem); /* another arena's block */
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);

@@ -481,7 +481,10 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
     dp_lock_release(&a->lock);
     return realloc_kept(p);
   }
-  if (cs > TC_MAX_CHUNK && !dp_large_wanted(n)) {
+  /* grow in place into a free neighbour (a free chunk or the top; the
+   * header read unlocked is a hint, checked again under the lock) */
+  if (!dp_large_wanted(n) &&
+      (cs > TC_MAX_CHUNK || !(head_load(chunk_at(c, ocs)) & C_INUSE))) {
     dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
     dp_lock_acquire(&a->lock);
     bool ok = dp_arena_grow_inplace(a, c, cs);

@@ -661,7 +661,7 @@ void dp_arena_free_batch(dp_arena *a, dp_chunk **cs, size_t n) {
  * malloc_trim.  A heap therefore never grows while coalescing would have
  * served the request. */
 
-size_t dp_fast_max_chunk = TC_MAX_CHUNK; /* every thread-cache class; M_MXFAST lowers it */
+size_t dp_fast_max_chunk = 1040; /* requests up to 1 KiB (M_MXFAST sets it) */
 
 /* Each fast list is a stack of batches: NULL-terminated chains as a
  * thread cache sent them.  Word 2 of a batch's first block holds the next

@@ -44,6 +44,13 @@ void dp_tcache_global_init(void) {
   tc_key_ok = pthread_key_create(&tc_key, tc_thread_exit) == 0;
 }
 
+#ifndef TC_SMALL_BUDGET
+#define TC_SMALL_BUDGET 16384 /* bytes a small class may cache */
+#endif
+#ifndef TC_MEDIUM_BUDGET
+#define TC_MEDIUM_BUDGET 65536 /* bytes a medium class may cache */
+#endif
+
 static void tc_set_limits(dp_tcache *tc) {
   tc->epoch = atomic_load_explicit(&dp_options_epoch, memory_order_relaxed);
   bool off = dp_opt.perturb != 0;
@@ -51,10 +58,10 @@ static void tc_set_limits(dp_tcache *tc) {
     size_t sz = tc_class_size(c);
     uint32_t lim = 0;
     if (c >= 2 && !off && sz <= TC_EXACT_MAX) {
-      size_t want = 16384 / sz; /* small: about 16 KiB a class */
+      size_t want = TC_SMALL_BUDGET / sz; /* small */
       lim = (uint32_t)(want < 8 ? 8 : want > 256 ? 256 : want);
     } else if (c >= 2 && !off) {
-      size_t want = 65536 / sz; /* medium: about 64 KiB a class */
+      size_t want = TC_MEDIUM_BUDGET / sz; /* medium */
       lim = (uint32_t)(want < 4 ? 4 : want > 32 ? 32 : want);
     }
     tc->bins[c].limit = lim;
@@ -108,13 +115,16 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *b = &tc->bins[cls];
   size_t cs = tc_class_size(cls);
   void *buf[128];
-  /* batches of 1, 1, 2, 4, ... blocks, up to half the limit: a program
-   * that uses a class little touches little memory */
+  /* batches of 1, 2, 4, 16, 64, 128 blocks, up to half the limit: a
+   * program that uses a class little touches little memory, and a steady
+   * one soon asks for its full batches (its heap stops growing after a few
+   * rounds) */
+  static const uint8_t ramp_of[6] = {1, 2, 4, 16, 64, 128};
   size_t want = b->limit / 2;
-  size_t ramp = (size_t)1 << (tc->refills[cls] ? tc->refills[cls] - 1 : 0);
+  size_t ramp = ramp_of[tc->refills[cls]];
   if (want > ramp)
     want = ramp;
-  if (tc->refills[cls] < 9)
+  if (tc->refills[cls] < 5)
     tc->refills[cls]++;
   if (want > 128)
     want = 128;

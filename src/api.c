@@ -297,12 +297,15 @@ static void free_work(void *p, const char *func) {
       }
       if (b->count >= b->limit)
         dp_tcache_flush_full(tc, cls);
-      if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED)) {
-        /* It borders the top: it goes home, into the top.  When the
-         * fast lists and its class's cached blocks hold more than the top
-         * may keep, these go too and coalesce (see the end): a program
-         * that frees in allocation order ends with the top's neighbours,
-         * and the break then comes down as on glibc. */
+      if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED) &&
+          (int64_t)(tc->nfree - tc->nmalloc - tc->net_mark) >= 32) {
+        /* It borders the top, and this thread has freed at least 32 blocks
+         * more than it allocated since its last refill (it is giving
+         * memory back, not churning at the top): it goes home, into the
+         * top.  When the fast lists and its class's cached blocks hold
+         * more than the top may keep, these go too and coalesce (see the
+         * end): a program that frees in allocation order ends with the
+         * top's neighbours, and the break then comes down as on glibc. */
         at_top = true;
         goto home;
       }
@@ -366,8 +369,10 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;
-      /* a block that borders the top goes home now (the top can shrink) */
-      if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&ar->top_pub, __ATOMIC_RELAXED)))
+      /* a block that borders the top, freed while this thread gives memory
+       * back, goes home now (the top can shrink; see free_work) */
+      if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&ar->top_pub, __ATOMIC_RELAXED)) &&
+          (int64_t)(tc->nfree + 1 - tc->nmalloc - tc->net_mark) >= 32)
         goto slow;
       if (likely(cs <= TC_EXACT_MAX)) {
         dp_tc_bin *b = &tc->bins[cs >> 4];

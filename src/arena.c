@@ -393,6 +393,7 @@ static bool arena_grow(dp_arena *a, size_t cs) {
 /* ---- allocation ----------------------------------------------------- */
 
 static void consolidate(dp_arena *a);
+static bool spill_thread_cache(dp_arena *a);
 
 /* carve cs from the top; the top keeps at least 32 bytes */
 static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
@@ -417,7 +418,9 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
   if (zeroed)
     *zeroed = false;
   dp_chunk *c = bins_take(a, cs);
-  if (!c && (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) && a->fast_bytes) {
+  if (!c && (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) &&
+      (spill_thread_cache(a) || a->fast_bytes ||
+       __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED))) {
     consolidate(a); /* coalescing may already hold what growing would add */
     c = bins_take(a, cs);
   }
@@ -696,6 +699,29 @@ void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint3
   fast_push(a, cls, first, last, n);
   if (a->dirty_freed > ((size_t)1 << 20))
     after_free(a, 0);
+}
+
+/* Before the arena grows for a request the thread cache does not serve
+ * (a block above its classes), the blocks this thread caches of the fast
+ * classes join the fast lists (each list in one splice), so that the
+ * consolidation that follows coalesces them too: cached blocks scattered
+ * through free space would otherwise make the heap grow for a big block
+ * that the free space could hold.  Under a->lock.  True if any moved. */
+static bool spill_thread_cache(dp_arena *a) {
+  dp_tcache *tc = dp_tc;
+  if (!tc->live || tc->arena != a)
+    return false;
+  bool any = false;
+  for (unsigned c = 2; c < TC_NBINS && tc_class_size(c) <= dp_fast_max_chunk; c++) {
+    dp_tc_bin *b = &tc->bins[c];
+    if (!b->head)
+      continue;
+    fast_push(a, c, b->head, NULL, b->count);
+    b->head = NULL;
+    b->count = 0;
+    any = true;
+  }
+  return any;
 }
 
 /* ---- remote frees ------------------------------------------------------

@@ -115,6 +115,7 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *b = &tc->bins[cls];
   size_t cs = tc_class_size(cls);
   void *buf[128];
+  tc->net_mark = tc->nfree - tc->nmalloc;
   /* batches of 1, 2, 4, 16, 64, 128 blocks, up to half the limit: a
    * program that uses a class little touches little memory, and a steady
    * one soon asks for its full batches (its heap stops growing after a few

@@ -19,6 +19,7 @@ typedef struct dp_tcache {
   uint64_t nmalloc;         /* calls served here, fast or slow */
   uint64_t nfree;           /* frees */
   uint64_t nrefill, nflush; /* trips to the arena */
+  uint64_t net_mark;        /* nfree - nmalloc at the last refill */
   dp_tc_bin xbins[TC_NBINS]; /* blocks of other threads' arenas, never handed out here:
                                they go home in batches (remote stacks) */
   uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */

@@ -63,9 +63,9 @@
 #define DP_MAX_REQUEST ((size_t)PTRDIFF_MAX - 2 * DP_GRANULE)
 
 /* thread cache classes: exact 16-byte steps to 2 KiB, then 8 per doubling
- * up to 16 KiB (chunk sizes) */
+ * (each 16 bytes above 2^k-based sizes) up to 16 KiB + 16 (chunk sizes) */
 #define TC_EXACT_MAX 2048u
-#define TC_MAX_CHUNK 16384u
+#define TC_MAX_CHUNK 16400u /* 16 KiB + 16: malloc(16384) is cached */
 #define TC_NBINS 153u /* 129 exact (0..2048/16) + 24 */
 
 /* defaults, as glibc's */

@@ -45,21 +45,26 @@ void dp_tcache_global_init(void);
 void dp_tcache_relimit(dp_tcache *tc);    /* options changed: re-read the limits */
 
 /* class arithmetic: classes 2..TC_NEXACT-1 are exact (class * 16 bytes);
- * above TC_EXACT_MAX, 4 classes per doubling */
+ * above TC_EXACT_MAX, 8 classes per doubling, each 16 bytes above a
+ * multiple of 2^(e-3): a request of a power of two (4096: chunk 4112)
+ * fits its class exactly */
 #define TC_NEXACT (TC_EXACT_MAX / 16 + 1)
 #define TC_EXACT_LOG 11u /* log2(TC_EXACT_MAX) */
 DEPOT_INLINE size_t tc_class_size(unsigned c) {
   if (c < TC_NEXACT)
     return (size_t)c << 4;
   unsigned k = c - TC_NEXACT, e = TC_EXACT_LOG + k / 8, sub = k % 8;
-  return (size_t)(9 + sub) << (e - 3);
+  return ((size_t)(9 + sub) << (e - 3)) + 16;
 }
 /* smallest class holding a chunk of cs bytes (cs <= TC_MAX_CHUNK) */
 DEPOT_INLINE unsigned tc_class_ceil(size_t cs) {
   if (cs <= TC_EXACT_MAX)
     return (unsigned)(cs >> 4);
-  unsigned e = 63u - (unsigned)__builtin_clzll(cs - 1);
-  return TC_NEXACT + (e - TC_EXACT_LOG) * 8 + (unsigned)(((cs - 1) >> (e - 3)) & 7);
+  size_t b = cs - 16; /* the class's size less its 16 */
+  if (b <= TC_EXACT_MAX)
+    return TC_NEXACT;
+  unsigned e = 63u - (unsigned)__builtin_clzll(b - 1);
+  return TC_NEXACT + (e - TC_EXACT_LOG) * 8 + (unsigned)(((b - 1) >> (e - 3)) & 7);
 }
 /* largest class a chunk of cs bytes can serve */
 DEPOT_INLINE unsigned tc_class_floor(size_t cs) {

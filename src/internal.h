@@ -65,8 +65,8 @@
 /* thread cache classes: exact 16-byte steps to 2 KiB, then 8 per doubling
  * (each 16 bytes above 2^k-based sizes) up to 16 KiB + 16 (chunk sizes) */
 #define TC_EXACT_MAX 2048u
-#define TC_MAX_CHUNK 16400u /* 16 KiB + 16: malloc(16384) is cached */
-#define TC_NBINS 153u /* 129 exact (0..2048/16) + 24 */
+#define TC_MAX_CHUNK 32784u /* 32 KiB + 16: malloc(32768) is cached */
+#define TC_NBINS 161u /* 129 exact (0..2048/16) + 32 */
 
 /* defaults, as glibc's */
 #define DEFAULT_MMAP_THRESHOLD (128u * 1024)

@@ -278,9 +278,10 @@ static void free_work(void *p, const char *func) {
   if (unlikely(cs < DP_MINCHUNK || (head_load(c) & C_MMAPPED)))
     dp_fatal(func, "corrupted chunk header at", p);
   tc->nfree++;
-  bool at_top = false;
+  bool at_top = false; /* it borders the top: cls's cached blocks may follow */
+  unsigned cls = 0;
   if (cs <= TC_MAX_CHUNK && tc->live) {
-    unsigned cls = tc_class_floor(cs);
+    cls = tc_class_floor(cs);
     if (((void **)p)[1] == (void *)tc->key && cached_somewhere(tc, p))
       dp_fatal(func, "double free of", p); /* cached blocks carry the key */
     if (tc->epoch != atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
@@ -298,7 +299,7 @@ static void free_work(void *p, const char *func) {
       if (b->count >= b->limit)
         dp_tcache_flush_full(tc, cls);
       if (chunk_at(c, cs) == __atomic_load_n(&own->top_pub, __ATOMIC_RELAXED) &&
-          (int64_t)(tc->nfree - tc->nmalloc - tc->net_mark) >= 32) {
+          tc_giving_back(tc, 0)) {
         /* It borders the top, and this thread has freed at least 32 blocks
          * more than it allocated since its last refill (it is giving
          * memory back, not churning at the top): it goes home, into the
@@ -341,10 +342,10 @@ home:
     dp_arena_free(a, up[--nup]);
   dp_arena_free(a, c);
   dp_arena_check(a);
-  bool drain = at_top && dp_arena_drain_due(a, (size_t)tc->bins[tc_class_floor(cs)].count * cs);
+  bool drain = at_top && dp_arena_drain_due(a, (size_t)tc->bins[cls].count * cs);
   dp_lock_release(&a->lock);
   if (drain) {
-    dp_tcache_flush_bin(tc, tc_class_floor(cs), 0);
+    dp_tcache_flush_bin(tc, cls, 0);
     dp_lock_acquire(&a->lock);
     dp_arena_fast_drain(a);
     dp_lock_release(&a->lock);
@@ -372,7 +373,7 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
       /* a block that borders the top, freed while this thread gives memory
        * back, goes home now (the top can shrink; see free_work) */
       if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&ar->top_pub, __ATOMIC_RELAXED)) &&
-          (int64_t)(tc->nfree + 1 - tc->nmalloc - tc->net_mark) >= 32)
+          tc_giving_back(tc, 1))
         goto slow;
       if (likely(cs <= TC_EXACT_MAX)) {
         dp_tc_bin *b = &tc->bins[cs >> 4];

@@ -562,15 +562,22 @@ static size_t trim_pad(void) {
   return dp_opt.top_pad > dyn ? dp_opt.top_pad : dyn;
 }
 
-static void after_free(dp_arena *a, size_t merged) {
+/* a brk top above the trim threshold plus pad gives back its excess */
+static void trim_excess(dp_arena *a) {
   size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
+  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
+    dp_arena_trim(a, pad, false);
+}
+
+static void after_free(dp_arena *a, size_t merged) {
   /* as glibc's free of a big chunk; but only where it can lower the
    * break, and when the fast lists hold more than the top may keep
    * (waves of frees would otherwise pay for coalescing on every wave) */
   if (merged >= CONSOLIDATE_SIZE && dp_arena_drain_due(a, merged))
-    dp_arena_fast_drain(a);
-  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
-    dp_arena_trim(a, pad, false);
+    dp_arena_fast_drain(a); /* consolidates, then trims */
+  else
+    trim_excess(a);
+  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED);
   size_t trigger = trim < ((size_t)1 << 20) ? ((size_t)1 << 20) : trim;
   if (a->dirty_freed > trigger) {
     /* decay: free pages are given back once decay_ms have passed since
@@ -683,10 +690,16 @@ DEPOT_INLINE uint32_t batch_len(void **first) { return (uint32_t)((uintptr_t)fir
 
 /* last: the chain's last block, to be terminated; NULL when the chain is
  * NULL-terminated already (a whole thread-cache list) */
-static void fast_push(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
-  void **f = first, **l = last;
+/* terminate a chain at its last block (NULL: it is terminated already) */
+DEPOT_INLINE void chain_end(void *last) {
+  void **l = last;
   if (l)
     l[0] = (void *)link_encode(&l[0], NULL);
+}
+
+static void fast_push(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
+  void **f = first;
+  chain_end(last);
   f[2] = (void *)batch_word(f, a->fast[cls], n);
   a->fast[cls] = first;
   a->fast_count[cls] += n;
@@ -762,9 +775,8 @@ static void remote_take_all(dp_arena *a) {
 /* last: the chain's last block, to be terminated; NULL when the chain is
  * NULL-terminated already */
 void dp_arena_remote_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
-  void **f = first, **l = last;
-  if (l)
-    l[0] = (void *)link_encode(&l[0], NULL);
+  void **f = first;
+  chain_end(last);
   void *old = __atomic_load_n(&a->remote[cls], __ATOMIC_RELAXED);
   do
     f[2] = (void *)batch_word(f, old, n);
@@ -860,12 +872,10 @@ bool dp_arena_drain_due(dp_arena *a, size_t extra) {
 /* Consolidate, then trim what the top may not keep.  When no trim came
  * of it, the next drain waits for twice as much. */
 void dp_arena_fast_drain(dp_arena *a) {
-  size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
   size_t held = a->fast_bytes + (a->top ? chunk_size(a->top) : 0);
   size_t shrinks = dp_brk_shrinks;
   consolidate(a);
-  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
-    dp_arena_trim(a, pad, false);
+  trim_excess(a);
   a->drain_floor = dp_brk_shrinks != shrinks ? 0 : 2 * held;
 }
 

@@ -162,16 +162,6 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   return buf[got - 1];
 }
 
-/* Send one validated out-of-arena block home, under its arena's lock. */
-void dp_free_to_arena(void *mem) {
-  dp_pm_entry *e = dp_pagemap_get((uintptr_t)mem);
-  dp_arena *a = e->seg->arena;
-  dp_lock_acquire(&a->lock);
-  dp_arena_free(a, mem2chunk(mem));
-  dp_arena_check(a);
-  dp_lock_release(&a->lock);
-}
-
 /* Keep the newest `keep` blocks of a class; the rest go home.  Runs of
  * blocks of one arena take its lock once; small classes go to the
  * arena's fast list as whole chains. */

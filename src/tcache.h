@@ -38,7 +38,6 @@ void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem); /* another 
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);
-void dp_free_to_arena(void *mem);         /* validated block straight home */
 void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
                            uint64_t *live, uint64_t *total);
 void dp_tcache_global_init(void);
@@ -70,6 +69,13 @@ DEPOT_INLINE unsigned tc_class_ceil(size_t cs) {
 DEPOT_INLINE unsigned tc_class_floor(size_t cs) {
   unsigned c = tc_class_ceil(cs);
   return tc_class_size(c) > cs ? c - 1 : c;
+}
+
+/* Is this thread giving memory back: at least 32 frees more than mallocs
+ * since its last refill, counting `pending` frees not yet counted?  Then a
+ * block that borders the top goes home (free_work). */
+DEPOT_INLINE bool tc_giving_back(const dp_tcache *tc, uint64_t pending) {
+  return (int64_t)(tc->nfree + pending - tc->nmalloc - tc->net_mark) >= 32;
 }
 
 DEPOT_INLINE void tc_push(dp_tcache *tc, dp_tc_bin *b, void *mem) {

@@ -184,6 +184,7 @@ static void *alloc_any_work(size_t n, bool *zeroed) {
   tc->nmalloc++;
   void *p = NULL;
   if (dp_large_wanted(n)) {
+    dp_arena_before_map(tc->arena, n);
     p = dp_large_alloc(n, DP_ALIGN);
     if (p && zeroed)
       *zeroed = true;
@@ -238,7 +239,7 @@ static bool cached_somewhere(dp_tcache *tc, void *p) {
     return false;
   if (tc->live && dp_tcache_contains(tc, cls, p))
     return true;
-  dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+  dp_arena *a = dp_pagemap_get((uintptr_t)p)->arena;
   dp_lock_acquire(&a->lock);
   bool dup = cls < ARENA_NFAST && dp_arena_fast_contains(a, cls, p);
   dp_lock_release(&a->lock);
@@ -291,7 +292,7 @@ static void free_work(void *p, const char *func) {
     }
     dp_tc_bin *b = &tc->bins[cls];
     if (b->limit) {
-      dp_arena *own = dp_pagemap_get((uintptr_t)p)->seg->arena;
+      dp_arena *own = dp_pagemap_get((uintptr_t)p)->arena;
       if (own != tc->arena) {
         dp_tcache_free_foreign(tc, cls, p);
         errno = saved;
@@ -327,7 +328,7 @@ home:
    * break meanwhile) and asks this thread's own lists, never the blocks;
    * a refill's unused blocks are at the head of their list, so the first
    * 8 entries are enough to look at. */
-  dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+  dp_arena *a = dp_pagemap_get((uintptr_t)p)->arena;
   dp_lock_acquire(&a->lock);
   dp_chunk *up[32];
   unsigned nup = 0;
@@ -360,14 +361,13 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && (a & 15) == 0)) {
     const dp_pm_entry *e = &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
-    const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
     /* a block of another thread's arena takes the slow path, which keeps
      * it aside (dp_tcache_free_foreign) */
     dp_arena *ar = tc->arena;
-    if (likely(starts &&
+    const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
+    if (likely(__atomic_load_n(&e->arena, __ATOMIC_RELAXED) == ar && starts &&
                ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
-                1) &&
-               __atomic_load_n(&e->seg, __ATOMIC_RELAXED)->arena == ar)) {
+                1))) {
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;
@@ -482,7 +482,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
   if (cs <= ocs) {
     if (ocs - cs < 256 || (ocs <= TC_MAX_CHUNK && ocs - cs < ocs / 4))
       return realloc_kept(p); /* small slack stays with the block */
-    dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+    dp_arena *a = dp_pagemap_get((uintptr_t)p)->arena;
     dp_lock_acquire(&a->lock);
     dp_arena_shrink_inplace(a, c, cs);
     dp_lock_release(&a->lock);
@@ -492,7 +492,7 @@ DEPOT_EXPORT void *DEPOT_NAME(realloc)(void *p, size_t n) {
    * header read unlocked is a hint, checked again under the lock) */
   if (!dp_large_wanted(n) &&
       (cs > TC_MAX_CHUNK || !(head_load(chunk_at(c, ocs)) & C_INUSE))) {
-    dp_arena *a = dp_pagemap_get((uintptr_t)p)->seg->arena;
+    dp_arena *a = dp_pagemap_get((uintptr_t)p)->arena;
     dp_lock_acquire(&a->lock);
     bool ok = dp_arena_grow_inplace(a, c, cs);
     dp_arena_check(a);

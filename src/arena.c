@@ -303,7 +303,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
   if (s && (uintptr_t)old == brk_end) {
     /* the break is where depot left it: the heap grows in place */
     uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
-    if (!dp_pagemap_register(s, old_end, new_brk)) {
+    if (!dp_pagemap_register(s, a, old_end, new_brk)) {
       dp_os_sbrk(-(intptr_t)incr);
       return false;
     }
@@ -325,7 +325,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
       base = dp_align_up(base, DP_GRANULE);
     uintptr_t end = dp_align_down(new_brk - 16, 16);
     dp_segment *ns = (end > base && end - base >= DP_MINCHUNK + need) ? segment_new() : NULL;
-    if (!ns || !dp_pagemap_register(ns, base, new_brk)) {
+    if (!ns || !dp_pagemap_register(ns, a, base, new_brk)) {
       dp_os_sbrk(-(intptr_t)incr);
       return false;
     }
@@ -360,7 +360,7 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   if (!m)
     return false;
   dp_segment *s = segment_new();
-  if (!s || !dp_pagemap_register(s, (uintptr_t)m, (uintptr_t)m + size)) {
+  if (!s || !dp_pagemap_register(s, a, (uintptr_t)m, (uintptr_t)m + size)) {
     dp_os_munmap(m, size);
     return false;
   }
@@ -381,10 +381,42 @@ static bool grow_mmap(dp_arena *a, size_t need) {
 }
 
 /* Make the top hold at least cs + 32 bytes. */
+static size_t release_some(dp_arena *a, size_t min_size, size_t target);
+
+/* Growing while the bins hold much free memory that was touched (a heap
+ * fragmented by frees in random order, holes too small for what is asked
+ * now): as many bytes of the holes' inner pages go back first as the
+ * growth adds, so the footprint stays where it was instead of growing by
+ * the new memory on top of the holes. */
+#ifndef GROW_PURGE_MIN
+#define GROW_PURGE_MIN ((size_t)4 << 20)
+#endif
+static void purge_before_grow(dp_arena *a, size_t need) {
+  /* only on the way to a new high (the peak is what the program pays
+   * for; below it, pages given back would only be faulted in again) */
+  size_t footprint = a->system_bytes + dp_large_bytes_now() + need;
+  if (footprint <= a->footprint_peak)
+    return;
+  a->footprint_peak = footprint;
+  if (a->free_bytes < GROW_PURGE_MIN || a->free_bytes < a->system_bytes / 4 ||
+      a->grow_dirty < need)
+    return;
+  a->grow_dirty -= need; /* walks no more than frees dirtied */
+  release_some(a, 2 * DP_PAGE, need);
+}
+
+/* a block is about to get a mapping of its own: the same rule */
+void dp_arena_before_map(dp_arena *a, size_t size) {
+  dp_lock_acquire(&a->lock);
+  purge_before_grow(a, size);
+  dp_lock_release(&a->lock);
+}
+
 static bool arena_grow(dp_arena *a, size_t cs) {
   size_t need = cs + DP_MINCHUNK;
   if (need < cs)
     return false;
+  purge_before_grow(a, need);
   if (a == &dp_main_arena && brk_usable && grow_brk(a, need))
     return true;
   return grow_mmap(a, need);
@@ -598,6 +630,7 @@ void dp_arena_free(dp_arena *a, dp_chunk *c) {
   size_t S = chunk_size(c);
   a->out_bytes -= S;
   a->dirty_freed += S;
+  a->grow_dirty += S;
   after_free(a, free_core(a, c));
 }
 
@@ -644,8 +677,10 @@ static size_t free_batch_core(dp_arena *a, dp_chunk **cs, size_t n, bool dirty) 
       a->out_bytes -= ds;
       S += ds;
     }
-    if (dirty)
+    if (dirty) {
       a->dirty_freed += S;
+      a->grow_dirty += S;
+    }
     if (S != all) {
       if (unlikely(!(head_load(c) & C_INUSE)))
         dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
@@ -706,6 +741,7 @@ static void fast_push(dp_arena *a, unsigned cls, void *first, void *last, uint32
   size_t bytes = (size_t)n * tc_class_size(cls);
   a->fast_bytes += bytes;
   a->dirty_freed += bytes;
+  a->grow_dirty += bytes;
 }
 
 void dp_arena_fast_put(dp_arena *a, unsigned cls, void *first, void *last, uint32_t n) {
@@ -935,14 +971,31 @@ void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
 /* ---- giving memory back --------------------------------------------- */
 
 /* inner whole pages of a free chunk (header page and footer kept) */
-static void release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
+static size_t release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
   uintptr_t from = dp_align_up((uintptr_t)c + 32 + keep_front, DP_PAGE);
   uintptr_t to = dp_align_down((uintptr_t)c + chunk_size(c) - 8, DP_PAGE);
   if (to > from && to - from >= DP_PAGE) {
     dp_os_release((void *)from, to - from);
     a->madvise_calls++;
     a->madvise_bytes += to - from;
+    return to - from;
   }
+  return 0;
+}
+
+/* release inner pages of not yet clean free chunks of at least min_size,
+ * the biggest bins first, until target bytes went back; returns them */
+static size_t release_some(dp_arena *a, size_t min_size, size_t target) {
+  size_t done = 0;
+  unsigned lo = bin_index(min_size);
+  for (unsigned i = ARENA_NBINS; i-- > lo && done < target;)
+    for (dp_chunk *c = a->bins[i]; c && done < target; c = link_fd(c)) {
+      if (head_load(c) & C_CLEAN)
+        continue;
+      done += release_inner(a, c, 0);
+      head_store(c, head_load(c) | C_CLEAN);
+    }
+  return done;
 }
 
 /* release the inner pages of every not yet clean free chunk of at least

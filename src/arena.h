@@ -52,6 +52,8 @@ typedef struct dp_arena {
   size_t out_bytes;                    /* bytes of chunks out of the arena */
   size_t out_peak;                     /* largest out_bytes */
   size_t dirty_freed;                  /* bytes freed since the last purge */
+  size_t grow_dirty;                   /* bytes freed, less those purged before growing */
+  size_t footprint_peak;               /* highest system_bytes + mapped large bytes seen growing */
   uint64_t purge_ms;                   /* when the last purge ran */
   size_t madvise_calls, madvise_bytes; /* pages given back inside segments */
   int threads;                         /* threads attached now */
@@ -86,6 +88,7 @@ void dp_arena_remote_take(dp_arena *a, unsigned cls); /* under a->lock */
 bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 bool dp_arena_trim(dp_arena *a, size_t pad, bool full);
+void dp_arena_before_map(dp_arena *a, size_t size); /* a block of size is about to be mapped */
 void dp_arena_check(dp_arena *a);
 /* the segment of an out-of-arena chunk, validated; fatal on garbage */
 dp_segment *dp_chunk_segment(const char *func, const void *mem);

@@ -163,12 +163,15 @@ void *dp_meta_alloc(size_t size); /* zeroed, 16-aligned, never freed; NULL on fa
 
 /* ---- pagemap.c ------------------------------------------------------ */
 struct dp_segment;
+struct dp_arena;
 typedef struct dp_pm_entry {
+  struct dp_arena *arena; /* the owning segment's arena (free's ownership test, one load) */
   struct dp_segment *seg; /* owner of this 64 KiB granule, or NULL */
   uint64_t *starts;       /* 4096-bit map: a block starts at this 16-byte slot */
+  uintptr_t pad;          /* 32-byte entries: one shift indexes a leaf */
 } dp_pm_entry;
 extern dp_pm_entry *dp_pagemap_l1[1u << 16];
-bool dp_pagemap_register(struct dp_segment *seg, uintptr_t from, uintptr_t to);
+bool dp_pagemap_register(struct dp_segment *seg, struct dp_arena *arena, uintptr_t from, uintptr_t to);
 void dp_pagemap_unregister(uintptr_t from, uintptr_t to);
 DEPOT_INLINE dp_pm_entry *dp_pagemap_get(uintptr_t a) {
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);

@@ -35,7 +35,7 @@ static uint64_t *starts_get(void) {
   return dp_meta_alloc(STARTS_BYTES);
 }
 
-bool dp_pagemap_register(struct dp_segment *seg, uintptr_t from, uintptr_t to) {
+bool dp_pagemap_register(struct dp_segment *seg, struct dp_arena *arena, uintptr_t from, uintptr_t to) {
   bool ok = true;
   dp_lock_acquire(&pm_lock);
   for (uintptr_t g = dp_align_down(from, DP_GRANULE); g < to; g += DP_GRANULE) {
@@ -59,6 +59,7 @@ bool dp_pagemap_register(struct dp_segment *seg, uintptr_t from, uintptr_t to) {
       }
     }
     __atomic_store_n(&e->seg, seg, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->arena, arena, __ATOMIC_RELEASE);
   }
   dp_lock_release(&pm_lock);
   return ok;
@@ -70,6 +71,7 @@ void dp_pagemap_unregister(uintptr_t from, uintptr_t to) {
     dp_pm_entry *e = dp_pagemap_get(g);
     if (!e || !e->seg)
       continue;
+    __atomic_store_n(&e->arena, NULL, __ATOMIC_RELAXED);
     e->seg = NULL;
     if (e->starts) {
       e->starts[0] = (uint64_t)(uintptr_t)starts_free;

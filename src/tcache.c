@@ -197,7 +197,7 @@ static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep,
     dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
     if (unlikely(!p || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
       dp_fatal("free", "corrupted thread cache at", p);
-    dp_arena *a = e->seg->arena;
+    dp_arena *a = e->arena;
     /* a run of blocks owned by one arena */
     void **first = p, **last = p;
     uint32_t n = 1;
@@ -208,7 +208,7 @@ static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep,
       dp_pm_entry *ne = dp_pagemap_get((uintptr_t)next);
       if (unlikely(!ne || !ne->seg || !dp_starts_test(ne, (uintptr_t)next)))
         dp_fatal("free", "corrupted thread cache at", next);
-      if (ne->seg->arena != a)
+      if (ne->arena != a)
         break;
       last = next;
       n++;

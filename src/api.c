@@ -294,7 +294,7 @@ static void free_work(void *p, const char *func) {
     if (b->limit) {
       dp_arena *own = dp_pagemap_get((uintptr_t)p)->arena;
       if (own != tc->arena) {
-        dp_tcache_free_foreign(tc, cls, p);
+        dp_tcache_free_foreign(tc, cls, p, own);
         errno = saved;
         return;
       }
@@ -355,19 +355,45 @@ home:
   errno = saved;
 }
 
+/* free() of a valid block start (its bit is set) of another thread's
+ * arena: it goes on this thread's aside list for its class, as
+ * dp_tcache_free_foreign would put it, without the slow path's checks
+ * that the bit already answered; anything unusual takes the slow path. */
+DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, dp_arena *own) {
+  void **w = p;
+  size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED), cs = head & ~C_FLAGS;
+  if (own && (head & (C_INUSE | C_MMAPPED)) == C_INUSE && cs >= DP_MINCHUNK &&
+      cs <= TC_MAX_CHUNK && w[1] != (void *)tc->key &&
+      tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
+    unsigned cls = tc_class_floor(cs);
+    if (tc->xbins[cls].count + 1 < tc->bins[cls].limit) {
+      tc_xnote(tc, cls, p, own);
+      tc_push(tc, &tc->xbins[cls], p);
+      tc->nfree++;
+      return;
+    }
+  }
+  free_slow(p, "free");
+}
+
 DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && (a & 15) == 0)) {
     const dp_pm_entry *e = &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
-    /* a block of another thread's arena takes the slow path, which keeps
-     * it aside (dp_tcache_free_foreign) */
+    /* a block of another thread's arena goes on an aside list
+     * (free_other_arena) */
     dp_arena *ar = tc->arena;
     const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
-    if (likely(__atomic_load_n(&e->arena, __ATOMIC_RELAXED) == ar && starts &&
+    dp_arena *own = __atomic_load_n(&e->arena, __ATOMIC_RELAXED);
+    if (likely(starts &&
                ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
                 1))) {
+      if (unlikely(own != ar)) {
+        free_other_arena(tc, p, own);
+        return;
+      }
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;

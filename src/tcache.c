@@ -175,11 +175,25 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
  * (the next malloc of this thread must not land on a cache line that the
  * owner's neighbouring blocks share: passive false sharing); a full list
  * goes home as batches, without the owners' locks. */
-void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem) {
+void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem, dp_arena *owner) {
   dp_tc_bin *x = &tc->xbins[cls];
+  tc_xnote(tc, cls, mem, owner);
   tc_push(tc, x, mem);
   if (x->count >= tc->bins[cls].limit)
-    flush_list(tc, x, cls, 0, false);
+    dp_tcache_xsend(tc, cls);
+}
+
+/* An aside list holds blocks of one arena (tc_xnote), each validated when
+ * it was freed: it goes onto that arena's remote stack in one splice, no
+ * walk, no lock. */
+void dp_tcache_xsend(dp_tcache *tc, unsigned cls) {
+  dp_tc_bin *x = &tc->xbins[cls];
+  if (!x->count)
+    return;
+  tc->nflush++;
+  dp_arena_remote_put(tc->xowner[cls], cls, x->head, tc->xtail[cls], x->count);
+  x->head = NULL;
+  x->count = 0;
 }
 
 /* Blocks of list b (tc->bins[cls] or tc->xbins[cls]) go home.

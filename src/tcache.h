@@ -22,6 +22,8 @@ typedef struct dp_tcache {
   uint64_t net_mark;        /* nfree - nmalloc at the last refill */
   dp_tc_bin xbins[TC_NBINS]; /* blocks of other threads' arenas, never handed out here:
                                they go home in batches (remote stacks) */
+  struct dp_arena *xowner[TC_NBINS]; /* the arena all of xbins[c] belong to */
+  void *xtail[TC_NBINS];     /* xbins[c]'s oldest block (its chain's end) */
   uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
   struct dp_tcache *next, *prev; /* all live caches */
 } dp_tcache;
@@ -34,7 +36,8 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls); /* refill then pop */
 void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep);
 void dp_tcache_flush_all(dp_tcache *tc, bool coalesce); /* coalesce: none to fast lists */
 void dp_tcache_flush_full(dp_tcache *tc, unsigned cls); /* a full list goes home */
-void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem); /* another arena's block */
+void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem,
+                            struct dp_arena *owner); /* another arena's block */
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);
@@ -76,6 +79,18 @@ DEPOT_INLINE unsigned tc_class_floor(size_t cs) {
  * block that borders the top goes home (free_work). */
 DEPOT_INLINE bool tc_giving_back(const dp_tcache *tc, uint64_t pending) {
   return (int64_t)(tc->nfree + pending - tc->nmalloc - tc->net_mark) >= 32;
+}
+
+/* aside-list bookkeeping before a push: one owner and the chain's end
+ * let a full list go home as one splice, without a walk */
+void dp_tcache_xsend(dp_tcache *tc, unsigned cls); /* an aside list goes home whole */
+DEPOT_INLINE void tc_xnote(dp_tcache *tc, unsigned cls, void *mem, struct dp_arena *owner) {
+  if (tc->xbins[cls].count != 0 && tc->xowner[cls] != owner)
+    dp_tcache_xsend(tc, cls); /* the list holds one arena's blocks only */
+  if (tc->xbins[cls].count == 0) {
+    tc->xowner[cls] = owner;
+    tc->xtail[cls] = mem;
+  }
 }
 
 DEPOT_INLINE void tc_push(dp_tcache *tc, dp_tc_bin *b, void *mem) {

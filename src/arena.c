@@ -90,7 +90,10 @@ DEPOT_INLINE dp_chunk *link_bk(const dp_chunk *c) { return link_decode(&c->bk_en
  * top_pub, unlocked, to send a block that borders the top home */
 DEPOT_INLINE void set_top(dp_arena *a, dp_chunk *t) {
   a->top = t;
-  __atomic_store_n(&a->top_pub, t, __ATOMIC_RELAXED);
+  /* only a brk top gives memory back by shrinking (trim_excess); next to
+   * an mmap'd top, a freed block is cached like any other */
+  __atomic_store_n(&a->top_pub, t && a->seg_top && a->seg_top->is_brk ? t : NULL,
+                   __ATOMIC_RELAXED);
 }
 
 static void bin_insert(dp_arena *a, dp_chunk *c) {

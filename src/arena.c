@@ -383,7 +383,6 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   return true;
 }
 
-/* Make the top hold at least cs + 32 bytes. */
 static size_t release_some(dp_arena *a, size_t min_size, size_t target);
 
 /* Growing while the bins hold much free memory that was touched (a heap
@@ -415,6 +414,7 @@ void dp_arena_before_map(dp_arena *a, size_t size) {
   dp_lock_release(&a->lock);
 }
 
+/* Make the top hold at least cs + 32 bytes. */
 static bool arena_grow(dp_arena *a, size_t cs) {
   size_t need = cs + DP_MINCHUNK;
   if (need < cs)

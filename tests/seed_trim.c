@@ -6,7 +6,9 @@
  *     malloc_trim(0) then lowers it;
  *   malloc_trim(0) gives back free pages in the middle of the heap: RSS
  *     (/proc/self/statm) drops after freeing many small blocks, while a block
- *     allocated after them keeps the break up.
+ *     allocated after them keeps the break up;
+ *   a heap holed in the middle gives its holes' pages back before new
+ *     memory is added on top of them.
  * Each case runs in a fresh fork. */
 #include "common.h"
 
@@ -130,6 +132,48 @@ static void sub_malloc_trim_rss(void *a) {
   free(pin);
 }
 
+/* A heap holed by frees in the middle (three blocks of every four) does
+ * not pay for new memory on top of its holes: before big blocks get
+ * mappings of their own, the holes' inner pages go back, about as much as
+ * the new blocks take, so RSS grows by far less than the new bytes.  (The
+ * last block of each group stays, so nothing reaches the top.) */
+static void sub_holes_before_growth(void *a) {
+  (void)a;
+  enum { N = 8192, SZ = 4096, BIG = 256 * 1024, NBIG = 64 }; /* 32 MiB, then 16 MiB */
+  static void *v[N];
+  static void *big[NBIG];
+  for (int i = 0; i < N; i++) {
+    v[i] = malloc(opaque_size(SZ));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], 0x5a, SZ);
+  }
+  for (int i = 0; i < N; i++)
+    if (i % 4 != 3) {
+      free(v[i]);
+      v[i] = NULL;
+    }
+  size_t rss1 = rss_bytes();
+  for (int i = 0; i < NBIG; i++) {
+    big[i] = malloc(opaque_size(BIG));
+    REQUIRE(big[i] != NULL);
+    memset(big[i], 0x6b, BIG);
+  }
+  size_t rss2 = rss_bytes();
+  fprintf(stderr, "  rss: %zu KiB with the holes, %zu KiB after %d KiB of new blocks\n",
+          rss1 / 1024, rss2 / 1024, NBIG * BIG / 1024);
+  CHECKM(rss2 < rss1 + (size_t)NBIG * BIG / 2,
+         "RSS grew from %zu KiB to %zu KiB for %d KiB of new blocks over 24 MiB of holes",
+         rss1 / 1024, rss2 / 1024, NBIG * BIG / 1024);
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    if (v[i] && !all_bytes(v[i], SZ, 0x5a)) bad++;
+  for (int i = 0; i < NBIG; i++)
+    if (!all_bytes(big[i], BIG, 0x6b)) bad++;
+  CHECKM(bad == 0, "%d blocks lost their contents", bad);
+  for (int i = 0; i < NBIG; i++) free(big[i]);
+  for (int i = 0; i < N; i++) free(v[i]);
+}
+
 int main(void) {
   t_name = "seed_trim";
   SUBTEST(sub_default_trims);
@@ -137,5 +181,6 @@ int main(void) {
   SUBTEST(sub_high_threshold);
   SUBTEST(sub_low_threshold);
   SUBTEST(sub_malloc_trim_rss);
+  SUBTEST(sub_holes_before_growth);
   return t_done();
 }

@@ -361,12 +361,15 @@ home:
  * that the bit already answered; anything unusual takes the slow path. */
 DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, dp_arena *own) {
   void **w = p;
+  if (!tc->live || !own) { /* no cache yet (or none at all, as under valgrind) */
+    free_slow(p, "free");
+    return;
+  }
   size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED), cs = head & ~C_FLAGS;
-  if (own && (head & (C_INUSE | C_MMAPPED)) == C_INUSE && cs >= DP_MINCHUNK &&
-      cs <= TC_MAX_CHUNK && w[1] != (void *)tc->key &&
+  if ((head & (C_INUSE | C_MMAPPED)) == C_INUSE && cs >= DP_MINCHUNK && cs <= TC_MAX_CHUNK &&
       tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
     unsigned cls = tc_class_floor(cs);
-    if (tc->xbins[cls].count + 1 < tc->bins[cls].limit) {
+    if (tc->xbins[cls].count + 1 < tc->bins[cls].limit && w[1] != (void *)tc->key) {
       tc_xnote(tc, cls, p, own);
       tc_push(tc, &tc->xbins[cls], p);
       tc->nfree++;

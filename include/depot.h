@@ -43,7 +43,9 @@ typedef struct depot_stats {
   uint64_t mmap_threshold;   /* current threshold (it moves unless fixed) */
   /* chunks */
   uint64_t in_use_bytes;     /* bytes of chunks handed to the program (incl. large) */
-  uint64_t in_use_peak;      /* largest in_use_bytes seen */
+  uint64_t in_use_peak;      /* an upper bound of the largest in_use_bytes: each arena's
+                                peak of bytes out of its bins (cached blocks included)
+                                plus the peak of large-block bytes, summed */
   uint64_t free_bytes;       /* bytes in the arenas' bins and top chunks */
   uint64_t free_chunks;      /* number of free chunks in the bins */
   uint64_t top_bytes;        /* bytes in the top chunks */

@@ -542,6 +542,7 @@ dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align) {
 
 static void segment_release(dp_arena *a, dp_segment *s);
 static void purge(dp_arena *a);
+static void purge_idle_arenas(uint64_t now);
 
 #define CONSOLIDATE_SIZE ((size_t)64 << 10) /* glibc's FASTBIN_CONSOLIDATION_THRESHOLD */
 
@@ -621,6 +622,7 @@ static void after_free(dp_arena *a, size_t merged) {
     uint64_t now = dp_os_now_ms();
     if (now - a->purge_ms >= (uint64_t)dp_opt.decay_ms) {
       purge(a);
+      purge_idle_arenas(now);
     } else {
       a->dirty_freed = trigger / 2; /* look at the clock again later */
     }
@@ -1138,14 +1140,48 @@ dp_arena *dp_arena_pick(void) {
         best = a;
   }
   best->threads++;
+  best->idle_ms = 0;
   dp_lock_release(&dp_arenas_lock);
   return best;
 }
 
 void dp_arena_detach(dp_arena *a) {
+  uint64_t now = dp_os_now_ms();
   dp_lock_acquire(&dp_arenas_lock);
-  a->threads--;
+  if (--a->threads == 0)
+    a->idle_ms = now | 1; /* never 0: 0 means in use, or purged since */
   dp_lock_release(&dp_arenas_lock);
+  purge_idle_arenas(now);
+}
+
+/* Arenas whose last thread left decay_ms ago or more give back all they
+ * can, as malloc_trim(0) would (their fast lists and remote stacks
+ * coalesce, the top shrinks or its pages go, free chunks' pages go).
+ * Checked at most once per decay period, from a decay tick or a thread's
+ * exit.  Only trylocks: the caller may hold its own arena's lock, and an
+ * arena busy right now is not idle anyway. */
+static void purge_idle_arenas(uint64_t now) {
+  static uint64_t next_check;
+  uint64_t when = __atomic_load_n(&next_check, __ATOMIC_RELAXED);
+  if (now < when || !__atomic_compare_exchange_n(&next_check, &when, now + (uint64_t)dp_opt.decay_ms,
+                                                 false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return;
+  dp_arena *idle[16];
+  unsigned n = 0;
+  if (!dp_lock_try(&dp_arenas_lock))
+    return;
+  for (dp_arena *a = dp_arenas; a && n < 16; a = a->next)
+    if (a->threads == 0 && a->idle_ms && now - a->idle_ms >= (uint64_t)dp_opt.decay_ms) {
+      a->idle_ms = 0;
+      idle[n++] = a;
+    }
+  dp_lock_release(&dp_arenas_lock);
+  for (unsigned i = 0; i < n; i++)
+    if (dp_lock_try(&idle[i]->lock)) {
+      dp_arena_trim(idle[i], 0, true);
+      dp_arena_check(idle[i]);
+      dp_lock_release(&idle[i]->lock);
+    }
 }
 
 /* ---- debug walker ---------------------------------------------------- */

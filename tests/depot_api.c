@@ -6,7 +6,8 @@
  *     allocation;
  *   depot_option_set/get: round trip ("mmap_threshold" and the others),
  *     case-insensitive names, -1/EINVAL for unknown names, same fields as
- *     mallopt, and the setting takes effect.
+ *     mallopt, and the setting takes effect;
+ *   an arena whose thread left gives its memory back after decay_ms.
  * The functions are looked up at run time (the preloaded build is not linked
  * against depot). */
 #include "common.h"
@@ -190,6 +191,46 @@ static void test_options(void) {
   CHECKM(g == -1 && errno == EINVAL, "get(\"\") -> %ld errno %d", g, errno);
 }
 
+/* An arena whose last thread left gives its memory back once decay_ms
+ * has passed (here 100 ms), at the next decay tick of a thread still
+ * working: 32 MiB freed by a thread that then exited are resident at
+ * first, gone after the wait and a little churn in the main thread. */
+static void *idle_worker(void *arg) {
+  (void)arg;
+  enum { N = 32768, SZ = 1000 };
+  static void *v[N];
+  for (int i = 0; i < N; i++) {
+    v[i] = malloc(opaque_size(SZ));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], 0x2e, SZ);
+  }
+  for (int i = 0; i < N; i++) free(v[i]);
+  return NULL;
+}
+
+static void sub_idle_arena(void *a) {
+  (void)a;
+  CHECK(p_option_set("decay_ms", 100) == 0);
+  free(malloc(opaque_size(64))); /* this thread has its arena */
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, idle_worker, NULL) == 0);
+  REQUIRE(pthread_join(t, NULL) == 0);
+  size_t rss1 = rss_bytes();
+  usleep(300 * 1000);
+  for (int r = 0; r < 40; r++) { /* frees that reach a decay tick */
+    void *q = malloc(opaque_size(100000));
+    REQUIRE(q != NULL);
+    memset(q, 3, 100000);
+    free(q);
+  }
+  size_t rss2 = rss_bytes();
+  fprintf(stderr, "  rss: %zu KiB after the thread left, %zu KiB 300 ms later\n", rss1 / 1024,
+          rss2 / 1024);
+  CHECKM(rss2 + 20 * MiB <= rss1,
+         "an idle arena kept its memory: RSS %zu KiB after the thread left, %zu KiB later",
+         rss1 / 1024, rss2 / 1024);
+}
+
 int main(void) {
   t_name = "depot_api";
   if (!have_depot()) t_skip("depot is not the allocator of this process");
@@ -203,5 +244,6 @@ int main(void) {
   test_mmap_stats();
   test_print();
   test_options();
+  SUBTEST(sub_idle_arena);
   return t_done();
 }

@@ -10,10 +10,13 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# -fno-tree-slp-vectorize: gcc's -O2 packs free's two stores into one SSE
+# store through two moves and a shuffle; without it free is 2 instructions
+# shorter (callgrind: 454 vs 466 million for 8M frees), at the same speed.
 CFLAGS_LIB := -std=gnu11 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden \
               -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
               -fno-builtin-calloc -fno-builtin-realloc -fno-stack-protector \
-              -fno-plt -Iinclude -Isrc $(EXTRA_CFLAGS)
+              -fno-tree-slp-vectorize -fno-plt -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDFLAGS_LIB := -shared -Wl,-z,now -Wl,--version-script=src/exports.map -Wl,-z,nodelete
 
 SRCS    := $(sort $(wildcard src/*.c))

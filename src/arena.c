@@ -1152,7 +1152,7 @@ void dp_arena_detach(dp_arena *a) {
   uint64_t now = dp_os_now_ms();
   dp_lock_acquire(&dp_arenas_lock);
   if (--a->threads == 0)
-    a->idle_ms = now | 1; /* never 0: 0 means in use, or purged since */
+    a->idle_ms = now | 1; /* never 0: 0 means in use */
   dp_lock_release(&dp_arenas_lock);
   purge_idle_arenas(now);
 }
@@ -1170,19 +1170,23 @@ static void purge_idle_arenas(uint64_t now) {
                                                  false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return;
   dp_arena *idle[16];
+  uint64_t since[16];
   unsigned n = 0;
   if (!dp_lock_try(&dp_arenas_lock))
     return;
   for (dp_arena *a = dp_arenas; a && n < 16; a = a->next)
-    if (a->threads == 0 && a->idle_ms && now - a->idle_ms >= (uint64_t)dp_opt.decay_ms) {
-      a->idle_ms = 0;
+    if (a->threads == 0 && a->idle_ms && now - a->idle_ms >= (uint64_t)dp_opt.decay_ms &&
+        __atomic_load_n(&a->purged_for, __ATOMIC_RELAXED) != a->idle_ms) {
+      since[n] = a->idle_ms;
       idle[n++] = a;
     }
   dp_lock_release(&dp_arenas_lock);
+  /* an arena whose lock is busy is tried again at the next check */
   for (unsigned i = 0; i < n; i++)
     if (dp_lock_try(&idle[i]->lock)) {
       dp_arena_trim(idle[i], 0, true);
       dp_arena_check(idle[i]);
+      __atomic_store_n(&idle[i]->purged_for, since[i], __ATOMIC_RELAXED);
       dp_lock_release(&idle[i]->lock);
     }
 }

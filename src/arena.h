@@ -57,8 +57,10 @@ typedef struct dp_arena {
   uint64_t purge_ms;                   /* when the last purge ran */
   size_t madvise_calls, madvise_bytes; /* pages given back inside segments */
   int threads;                         /* threads attached now */
-  uint64_t idle_ms;                    /* when the last one left (0: in use, or purged
-                                          since); under dp_arenas_lock */
+  uint64_t idle_ms;                    /* when the last one left (0: in use);
+                                          under dp_arenas_lock */
+  uint64_t purged_for;                 /* the idle_ms of the idle period already
+                                          purged (atomic) */
   struct dp_arena *next;               /* list of all arenas */
 } dp_arena;
 

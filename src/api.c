@@ -356,9 +356,9 @@ home:
 }
 
 /* free() of a valid block start (its bit is set) of another thread's
- * arena: it goes on this thread's aside list for its class, as
- * dp_tcache_free_foreign would put it, without the slow path's checks
- * that the bit already answered; anything unusual takes the slow path. */
+ * arena: it goes on this thread's aside list for its class
+ * (dp_tcache_free_foreign), without the slow path's checks that the bit
+ * already answered; anything unusual takes the slow path. */
 DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, dp_arena *own) {
   void **w = p;
   if (!tc->live || !own) { /* no cache yet (or none at all, as under valgrind) */
@@ -369,9 +369,8 @@ DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, dp_arena *ow
   if ((head & (C_INUSE | C_MMAPPED)) == C_INUSE && cs >= DP_MINCHUNK && cs <= TC_MAX_CHUNK &&
       tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
     unsigned cls = tc_class_floor(cs);
-    if (tc->xbins[cls].count + 1 < tc->bins[cls].limit && w[1] != (void *)tc->key) {
-      tc_xnote(tc, cls, p, own);
-      tc_push(tc, &tc->xbins[cls], p);
+    if (tc->bins[cls].limit && w[1] != (void *)tc->key) {
+      dp_tcache_free_foreign(tc, cls, p, own);
       tc->nfree++;
       return;
     }

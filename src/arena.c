@@ -396,7 +396,9 @@ static size_t release_some(dp_arena *a, size_t min_size, size_t target);
 static void purge_before_grow(dp_arena *a, size_t need) {
   /* only on the way to a new high (the peak is what the program pays
    * for; below it, pages given back would only be faulted in again) */
-  size_t footprint = a->system_bytes + dp_large_bytes_now() + need;
+  dp_large_stats ls;
+  dp_large_stats_get(&ls);
+  size_t footprint = a->system_bytes + ls.bytes + need;
   if (footprint <= a->footprint_peak)
     return;
   a->footprint_peak = footprint;

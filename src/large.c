@@ -199,13 +199,6 @@ void *dp_large_realloc(void *mem, size_t n) {
   return nmem;
 }
 
-size_t dp_large_bytes_now(void) {
-  dp_lock_acquire(&large_lock);
-  size_t b = st.bytes;
-  dp_lock_release(&large_lock);
-  return b;
-}
-
 void dp_large_stats_get(dp_large_stats *out) {
   dp_lock_acquire(&large_lock);
   *out = st;

@@ -14,7 +14,6 @@ typedef struct dp_large_stats {
   size_t count, bytes, peak_bytes, total_maps, total_unmaps;
 } dp_large_stats;
 void dp_large_stats_get(dp_large_stats *out);
-size_t dp_large_bytes_now(void);                /* bytes in large blocks now */
 void dp_large_fork_prepare(void);
 void dp_large_fork_parent(void);
 void dp_large_fork_child(void);

@@ -175,21 +175,28 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
  * (the next malloc of this thread must not land on a cache line that the
  * owner's neighbouring blocks share: passive false sharing); a full list
  * goes home as batches, without the owners' locks. */
+static void xsend(dp_tcache *tc, unsigned cls);
+
 void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem, dp_arena *owner) {
   dp_tc_bin *x = &tc->xbins[cls];
-  tc_xnote(tc, cls, mem, owner);
+  /* one owner per list, and its oldest block remembered: a full list goes
+   * home as one splice, without a walk */
+  if (x->count != 0 && tc->xowner[cls] != owner)
+    xsend(tc, cls);
+  if (x->count == 0) {
+    tc->xowner[cls] = owner;
+    tc->xtail[cls] = mem;
+  }
   tc_push(tc, x, mem);
   if (x->count >= tc->bins[cls].limit)
-    dp_tcache_xsend(tc, cls);
+    xsend(tc, cls);
 }
 
-/* An aside list holds blocks of one arena (tc_xnote), each validated when
- * it was freed: it goes onto that arena's remote stack in one splice, no
- * walk, no lock. */
-void dp_tcache_xsend(dp_tcache *tc, unsigned cls) {
+/* An aside list holds blocks of one arena (dp_tcache_free_foreign), each
+ * validated when it was freed: it goes onto that arena's remote stack in
+ * one splice, no walk, no lock. */
+static void xsend(dp_tcache *tc, unsigned cls) {
   dp_tc_bin *x = &tc->xbins[cls];
-  if (!x->count)
-    return;
   tc->nflush++;
   dp_arena_remote_put(tc->xowner[cls], cls, x->head, tc->xtail[cls], x->count);
   x->head = NULL;

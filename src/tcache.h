@@ -81,18 +81,6 @@ DEPOT_INLINE bool tc_giving_back(const dp_tcache *tc, uint64_t pending) {
   return (int64_t)(tc->nfree + pending - tc->nmalloc - tc->net_mark) >= 32;
 }
 
-/* aside-list bookkeeping before a push: one owner and the chain's end
- * let a full list go home as one splice, without a walk */
-void dp_tcache_xsend(dp_tcache *tc, unsigned cls); /* an aside list goes home whole */
-DEPOT_INLINE void tc_xnote(dp_tcache *tc, unsigned cls, void *mem, struct dp_arena *owner) {
-  if (tc->xbins[cls].count != 0 && tc->xowner[cls] != owner)
-    dp_tcache_xsend(tc, cls); /* the list holds one arena's blocks only */
-  if (tc->xbins[cls].count == 0) {
-    tc->xowner[cls] = owner;
-    tc->xtail[cls] = mem;
-  }
-}
-
 DEPOT_INLINE void tc_push(dp_tcache *tc, dp_tc_bin *b, void *mem) {
   void **w = mem;
   w[0] = (void *)((uintptr_t)b->head ^ ((uintptr_t)w >> 12) ^ tc->secret);

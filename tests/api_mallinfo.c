@@ -39,11 +39,7 @@ int main(void) {
   /* large blocks, each in its own mapping (fresh process: the threshold is
    * the default 128 KiB) */
   void *big[3];
-  for (int i = 0; i < 3; i++) {
-    big[i] = malloc(opaque_size(MiB));
-    REQUIRE(big[i] != NULL);
-    memset(big[i], 2, MiB);
-  }
+  t_alloc_filled(big, 3, MiB, 2);
   struct mallinfo2 m2 = mallinfo2();
   CHECKM(m2.hblks == m1.hblks + 3, "hblks %zu -> %zu after 3 x 1 MiB", m1.hblks,
          m2.hblks);

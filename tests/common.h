@@ -123,6 +123,16 @@ static inline void *opaque_ptr(void *p) {
   return v;
 }
 
+/* n blocks of sz bytes into v, each written with byte (so it is resident);
+ * a refused malloc ends the test */
+static inline void t_alloc_filled(void **v, int n, size_t sz, int byte) {
+  for (int i = 0; i < n; i++) {
+    v[i] = malloc(opaque_size(sz));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], byte, sz);
+  }
+}
+
 static inline int is_aligned(const void *p, size_t a) {
   return ((uintptr_t)p & (a - 1)) == 0;
 }

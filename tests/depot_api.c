@@ -30,11 +30,7 @@ static void test_heap_stats(void) {
   enum { N = 2000 };
   static void *v[N];
   depot_stats_t s0 = stats();
-  for (int i = 0; i < N; i++) {
-    v[i] = malloc(opaque_size(100));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 1, 100);
-  }
+  t_alloc_filled(v, N, 100, 1);
   depot_stats_t s1 = stats();
   CHECKM(s1.heap_bytes > 0, "heap_bytes is 0 after %d small mallocs", N);
   CHECKM(s1.heap_start != 0, "heap_start is 0 after small mallocs");
@@ -199,11 +195,7 @@ static void *idle_worker(void *arg) {
   (void)arg;
   enum { N = 32768, SZ = 1000 };
   static void *v[N];
-  for (int i = 0; i < N; i++) {
-    v[i] = malloc(opaque_size(SZ));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 0x2e, SZ);
-  }
+  t_alloc_filled(v, N, SZ, 0x2e);
   for (int i = 0; i < N; i++) free(v[i]);
   return NULL;
 }

@@ -64,11 +64,7 @@ static void m_mmap_max0(void) {
 enum { NB = 64, BSZ = 64 * 1024 };
 static void *blk[NB];
 static uintptr_t fill_and_free(uintptr_t *peak) {
-  for (int i = 0; i < NB; i++) {
-    blk[i] = malloc(opaque_size(BSZ));
-    REQUIRE(blk[i] != NULL);
-    memset(blk[i], 1, BSZ);
-  }
+  t_alloc_filled(blk, NB, BSZ, 1);
   *peak = cur_brk();
   for (int i = 0; i < NB; i++) free(blk[i]);
   return cur_brk();

@@ -30,11 +30,7 @@ static void single(size_t sz) {
 
 static void batch_once(size_t sz, int n) {
   static void *v[BATCH];
-  for (int k = 0; k < n; k++) {
-    v[k] = malloc(opaque_size(sz));
-    REQUIRE(v[k] != NULL);
-    memset(v[k], 2, sz);
-  }
+  t_alloc_filled(v, n, sz, 2);
   for (int k = 0; k < n; k++) free(v[k]);
 }
 

@@ -18,11 +18,7 @@ static int nb = NB;
 static size_t bsz = BSZ;
 
 static uintptr_t fill_heap(void) {
-  for (int i = 0; i < nb; i++) {
-    blk[i] = malloc(opaque_size(bsz));
-    REQUIRE(blk[i] != NULL);
-    memset(blk[i], 0x77, bsz);
-  }
+  t_alloc_filled(blk, nb, bsz, 0x77);
   return cur_brk();
 }
 static void free_all(void) {
@@ -94,11 +90,7 @@ static void sub_malloc_trim_rss(void *a) {
   CHECK(mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1);
   enum { N = 65536, SZ = 512 }; /* 32 MiB of 512-byte blocks */
   static void *v[N];
-  for (int i = 0; i < N; i++) {
-    v[i] = malloc(opaque_size(SZ));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 0x3c, SZ);
-  }
+  t_alloc_filled(v, N, SZ, 0x3c);
   void *pin = malloc(opaque_size(SZ)); /* keeps the break up */
   REQUIRE(pin != NULL);
   memset(pin, 1, SZ);
@@ -119,11 +111,7 @@ static void sub_malloc_trim_rss(void *a) {
          (unsigned long)brk_before);
   CHECK(all_bytes(pin, SZ, 1));
   /* released memory is usable again and reads as written */
-  for (int i = 0; i < N; i++) {
-    v[i] = malloc(opaque_size(SZ));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 0x4d, SZ);
-  }
+  t_alloc_filled(v, N, SZ, 0x4d);
   int bad = 0;
   for (int i = 0; i < N; i++)
     if (!all_bytes(v[i], SZ, 0x4d)) bad++;
@@ -142,22 +130,14 @@ static void sub_holes_before_growth(void *a) {
   enum { N = 8192, SZ = 4096, BIG = 256 * 1024, NBIG = 64 }; /* 32 MiB, then 16 MiB */
   static void *v[N];
   static void *big[NBIG];
-  for (int i = 0; i < N; i++) {
-    v[i] = malloc(opaque_size(SZ));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 0x5a, SZ);
-  }
+  t_alloc_filled(v, N, SZ, 0x5a);
   for (int i = 0; i < N; i++)
     if (i % 4 != 3) {
       free(v[i]);
       v[i] = NULL;
     }
   size_t rss1 = rss_bytes();
-  for (int i = 0; i < NBIG; i++) {
-    big[i] = malloc(opaque_size(BIG));
-    REQUIRE(big[i] != NULL);
-    memset(big[i], 0x6b, BIG);
-  }
+  t_alloc_filled(big, NBIG, BIG, 0x6b);
   size_t rss2 = rss_bytes();
   fprintf(stderr, "  rss: %zu KiB with the holes, %zu KiB after %d KiB of new blocks\n",
           rss1 / 1024, rss2 / 1024, NBIG * BIG / 1024);

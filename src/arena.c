@@ -592,8 +592,6 @@ static size_t free_core(dp_arena *a, dp_chunk *c) {
   return S;
 }
 
-/* Work done after frees, not on each: trimming the top, consolidating
- * the fast lists, and (at most every decay_ms) giving back free pages. */
 /* the pad an automatic trim leaves: M_TOP_PAD, or the learned one */
 static size_t trim_pad(void) {
   size_t dyn = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
@@ -607,6 +605,8 @@ static void trim_excess(dp_arena *a) {
     dp_arena_trim(a, pad, false);
 }
 
+/* Work done after frees, not on each: trimming the top, consolidating
+ * the fast lists, and (at most every decay_ms) giving back free pages. */
 static void after_free(dp_arena *a, size_t merged) {
   /* as glibc's free of a big chunk; but only where it can lower the
    * break, and when the fast lists hold more than the top may keep
@@ -733,9 +733,8 @@ DEPOT_INLINE void *batch_next(void **first) {
 }
 DEPOT_INLINE uint32_t batch_len(void **first) { return (uint32_t)((uintptr_t)first[2] >> 48); }
 
-/* last: the chain's last block, to be terminated; NULL when the chain is
- * NULL-terminated already (a whole thread-cache list) */
-/* terminate a chain at its last block (NULL: it is terminated already) */
+/* terminate a chain at its last block (NULL: it is terminated already,
+ * as a whole thread-cache list is) */
 DEPOT_INLINE void chain_end(void *last) {
   void **l = last;
   if (l)

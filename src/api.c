@@ -546,7 +546,7 @@ static void *aligned_any(size_t align, size_t n) {
   if (align <= DP_ALIGN)
     return DEPOT_NAME(malloc)(n);
   if (align > ((size_t)1 << 40) || n > DP_MAX_REQUEST - align) {
-    errno = align > ((size_t)1 << 40) ? EINVAL : ENOMEM;
+    errno = ENOMEM; /* a valid alignment no address space can give: ENOMEM, as glibc */
     return NULL;
   }
   dp_vg_quiet();
@@ -577,7 +577,7 @@ static void *aligned_any(size_t align, size_t n) {
 
 DEPOT_EXPORT void *DEPOT_NAME(memalign)(size_t align, size_t n) {
   if (!dp_is_pow2(align)) { /* glibc rounds up to a power of two */
-    if (align > ((size_t)1 << 40)) {
+    if (align > SIZE_MAX / 2 + 1) { /* none to round up to */
       errno = EINVAL;
       return NULL;
     }
@@ -602,7 +602,7 @@ DEPOT_EXPORT int DEPOT_NAME(posix_memalign)(void **out, size_t align, size_t n) 
     return EINVAL;
   int saved = errno;
   void *p = aligned_any(align, n);
-  int r = p ? 0 : errno == EINVAL ? EINVAL : ENOMEM;
+  int r = p ? 0 : ENOMEM;
   errno = saved;
   if (p)
     *out = p;

@@ -134,7 +134,18 @@ static void test_aligned_alloc_huge(void) {
   /* alignment so large no block can have it */
   errno = 0;
   p = memalign(opaque_size(SIZE_MAX / 2 + 2), opaque_size(10));
-  CHECKM(p == NULL, "memalign(SIZE_MAX/2+2, 10) -> %p", p);
+  CHECKM(p == NULL && errno == EINVAL, "memalign(SIZE_MAX/2+2, 10) -> %p errno %d", p,
+         errno);
+  /* a valid alignment no address space can give: ENOMEM (glibc), not EINVAL */
+  errno = 0;
+  p = memalign(opaque_size(SIZE_MAX / 2 + 1), opaque_size(10));
+  CHECKM(p == NULL && errno == ENOMEM, "memalign(2^63, 10) -> %p errno %d", p, errno);
+  errno = 0;
+  p = aligned_alloc(opaque_size((size_t)1 << 50), opaque_size(10));
+  CHECKM(p == NULL && errno == ENOMEM, "aligned_alloc(2^50, 10) -> %p errno %d", p, errno);
+  void *q = (void *)0x1234;
+  int r = posix_memalign(&q, opaque_size((size_t)1 << 62), opaque_size(10));
+  CHECKM(r == ENOMEM && q == (void *)0x1234, "posix_memalign(2^62, 10) -> %d", r);
 }
 
 static void test_valloc_pvalloc(void) {

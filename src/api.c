@@ -112,11 +112,13 @@ static blk_kind block_check(const char *func, void *p) {
 
 /* ---- malloc ---------------------------------------------------------- */
 
-/* class of a request of at most TC_EXACT_MAX - 8 bytes: (n + 8) rounded up
- * to 16, at least 32 bytes */
-DEPOT_INLINE size_t tc_small_class(size_t n) {
-  size_t cls = (n + DP_HDR + 15) >> 4;
-  return cls < 2 ? 2 : cls;
+/* The list of a request of at most TC_EXACT_MAX - 8 bytes.  Its class is
+ * its chunk size / 16 ((n + 8) rounded up to 16, at least 32 bytes), and a
+ * list is 16 bytes, so the chunk size is the list's byte offset. */
+_Static_assert(sizeof(dp_tc_bin) == 16, "a thread-cache list is 16 bytes");
+DEPOT_INLINE dp_tc_bin *tc_small_bin(dp_tcache *tc, size_t n) {
+  size_t cs = (n + DP_HDR + 15) & ~(size_t)15;
+  return (dp_tc_bin *)((char *)tc->bins + (cs < DP_MINCHUNK ? DP_MINCHUNK : cs));
 }
 
 /* Pop the head of a thread-cache list that is known to be non-empty. */
@@ -222,7 +224,7 @@ DEPOT_NOINLINE static void *malloc_slow(size_t n) {
 DEPOT_EXPORT void *DEPOT_NAME(malloc)(size_t n) {
   dp_tcache *tc = dp_tc;
   if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
-    dp_tc_bin *b = &tc->bins[tc_small_class(n)];
+    dp_tc_bin *b = tc_small_bin(tc, n);
     void **p = b->head;
     if (likely(p != NULL))
       return tc_pop(tc, b, p, "malloc");
@@ -355,13 +357,18 @@ home:
   errno = saved;
 }
 
-/* free() of a valid block start (its bit is set) of another thread's
- * arena: it goes on this thread's aside list for its class
+/* free() of a block whose granule belongs to another arena than this
+ * thread's (or to none: large blocks, foreign pointers, a thread's first
+ * call).  A valid block start (its bit is set) of another thread's arena
+ * goes on this thread's aside list for its class
  * (dp_tcache_free_foreign), without the slow path's checks that the bit
  * already answered; anything unusual takes the slow path. */
-DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, dp_arena *own) {
+DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, const dp_pm_entry *e) {
   void **w = p;
-  if (!tc->live || !own) { /* no cache yet (or none at all, as under valgrind) */
+  dp_arena *own = __atomic_load_n(&e->arena, __ATOMIC_ACQUIRE);
+  /* no owner (not a heap granule), no cache yet (or none at all, as under
+   * valgrind), or not a block start: the slow path says which */
+  if (!own || !tc->live || !dp_starts_test(e, (uintptr_t)p)) {
     free_slow(p, "free");
     return;
   }
@@ -384,18 +391,19 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && (a & 15) == 0)) {
     const dp_pm_entry *e = &leaf[(a >> DP_GRANULE_SHIFT) & 0xffff];
-    /* a block of another thread's arena goes on an aside list
-     * (free_other_arena) */
+    /* a granule of another arena (or of none) goes to free_other_arena.
+     * tc->arena is never NULL (the empty cache has an arena of its own
+     * that owns no granule), so a match means the granule is registered:
+     * it has a bitmap, written before its arena was (pagemap.c) */
     dp_arena *ar = tc->arena;
+    dp_arena *own = __atomic_load_n(&e->arena, __ATOMIC_ACQUIRE);
+    if (unlikely(own != ar)) {
+      free_other_arena(tc, p, e);
+      return;
+    }
     const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
-    dp_arena *own = __atomic_load_n(&e->arena, __ATOMIC_RELAXED);
-    if (likely(starts &&
-               ((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
-                1))) {
-      if (unlikely(own != ar)) {
-        free_other_arena(tc, p, own);
-        return;
-      }
+    if (likely((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
+               1)) {
       void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
       size_t cs = head & ~C_FLAGS;
@@ -446,7 +454,7 @@ DEPOT_EXPORT void *DEPOT_NAME(calloc)(size_t nmemb, size_t size) {
   }
   dp_tcache *tc = dp_tc;
   if (likely(n <= TC_EXACT_MAX - DP_HDR)) {
-    dp_tc_bin *b = &tc->bins[tc_small_class(n)];
+    dp_tc_bin *b = tc_small_bin(tc, n);
     void **p = b->head;
     if (likely(p != NULL)) /* tc_pop clears the key word even when n < 16 */
       return memset(tc_pop(tc, b, p, "calloc"), 0, n);

@@ -208,7 +208,8 @@ extern uint64_t dp_tc_key;   /* random; marks a block as sitting in a thread cac
  * the 47-bit user address space.  A forged link passes with odds of about
  * 2^-21 (the secret scrambles the high bits), so a use-after-free write
  * ends in "corrupted free list", not in a wild read. */
-#define DP_BAD_LINK(v) ((((uintptr_t)(v)) & 15) | (((uintptr_t)(v)) >> 47))
+/* one AND with one constant: bits 63..47 and 3..0 */
+#define DP_BAD_LINK(v) (((uintptr_t)(v)) & (uintptr_t)0xffff80000000000fULL)
 DEPOT_INLINE size_t dp_align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 DEPOT_INLINE size_t dp_align_down(size_t v, size_t a) { return v & ~(a - 1); }
 DEPOT_INLINE bool dp_is_pow2(size_t v) { return v && !(v & (v - 1)); }

@@ -27,7 +27,10 @@
 #include <pthread.h>
 
 __thread dp_tcache *dp_tc __attribute__((tls_model("initial-exec"))) = &dp_tc_empty;
-dp_tcache dp_tc_empty;
+/* the empty cache's arena owns no granule, so free()'s ownership test never
+ * matches for it (api.c) and a thread's first free takes the slow path */
+static dp_arena tc_no_arena;
+dp_tcache dp_tc_empty = {.arena = &tc_no_arena};
 static dp_tcache tc_dead = {.arena = &dp_main_arena}; /* after the thread exit: no caching */
 
 static dp_lock tc_list_lock = DP_LOCK_INIT;

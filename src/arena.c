@@ -49,6 +49,7 @@ static bool brk_usable = true;
 #define TRIM_PAD_MAX ((size_t)64 << 20)
 static size_t trim_pad_dyn;     /* learned pad for automatic trims */
 static bool last_brk_was_trim;
+static size_t trim_run;         /* bytes trims gave back since the break last rose */
 
 static uintptr_t brk_end; /* the break as depot last set it */
 static dp_segment *seg_free_list;
@@ -147,14 +148,12 @@ static void bin_unlink(dp_arena *a, dp_chunk *c) {
  * chunks whole for big requests, which is what keeps fragmentation low). */
 #define FIT_SCAN 16
 
-static dp_chunk *bins_take(dp_arena *a, size_t cs) {
+static dp_chunk *bins_find(dp_arena *a, size_t cs) {
   unsigned i = bin_index(cs);
   dp_chunk *c = a->bins[i], *best = NULL;
   if (i < ARENA_NSMALL) {
-    if (c) {
-      bin_unlink(a, c);
+    if (c)
       return c;
-    }
   } else {
     for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c)) {
       size_t s = chunk_size(c);
@@ -164,10 +163,8 @@ static dp_chunk *bins_take(dp_arena *a, size_t cs) {
           break;
       }
     }
-    if (best) {
-      bin_unlink(a, best);
+    if (best)
       return best;
-    }
   }
   unsigned j = binmap_find(a, i + 1);
   if (j >= ARENA_NBINS)
@@ -177,8 +174,27 @@ static dp_chunk *bins_take(dp_arena *a, size_t cs) {
     for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c))
       if (chunk_size(c) < chunk_size(best))
         best = c;
-  bin_unlink(a, best);
   return best;
+}
+
+/* Can the top serve cs from memory that is already resident?  Below the
+ * segment's `fresh` mark the top was touched (and not given back: a trim
+ * lowers `fresh` with the break), e.g. the pad a trim kept. */
+static bool top_dirty_fits(const dp_arena *a, size_t cs) {
+  const dp_chunk *t = a->top;
+  return t && chunk_size(t) >= cs + DP_MINCHUNK &&
+         (uintptr_t)t + cs + DP_MINCHUNK <= a->seg_top->fresh;
+}
+
+/* Resident memory first: a CLEAN chunk (its pages were given back) costs
+ * page faults and new resident memory when it is used again, so while the
+ * top still has touched room for cs, the top serves instead. */
+static dp_chunk *bins_take(dp_arena *a, size_t cs) {
+  dp_chunk *c = bins_find(a, cs);
+  if (!c || (unlikely(head_load(c) & C_CLEAN) && top_dirty_fits(a, cs)))
+    return NULL;
+  bin_unlink(a, c);
+  return c;
 }
 
 /* ---- chunk state ---------------------------------------------------- */
@@ -298,11 +314,17 @@ static bool grow_brk(dp_arena *a, size_t need) {
   dp_brk_grows++;
   if (last_brk_was_trim && !__atomic_load_n(&dp_opt.mmap_threshold_fixed, __ATOMIC_RELAXED)) {
     size_t cur = __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED);
+    /* what the trims gave back is needed again: keep as much next time
+     * (resident: the top serves from it before any given-back hole, see
+     * bins_take), and at least double */
     size_t want = cur ? 2 * cur : incr;
+    if (want < trim_run)
+      want = trim_run;
     want = want < incr ? incr : want > TRIM_PAD_MAX ? TRIM_PAD_MAX : want;
     __atomic_store_n(&trim_pad_dyn, want, __ATOMIC_RELAXED);
   }
   last_brk_was_trim = false;
+  trim_run = 0;
   if (s && (uintptr_t)old == brk_end) {
     /* the break is where depot left it: the heap grows in place */
     uintptr_t old_end = s->end, new_end = dp_align_down(new_brk - 16, 16);
@@ -1026,12 +1048,19 @@ static bool release_bins(dp_arena *a, size_t min_size) {
   return released;
 }
 
-/* the decay tick: free chunks of 64 KiB and more give their pages back */
+/* the decay tick: free chunks of 64 KiB and more give their pages back,
+ * and the learned trim pad halves (a wave that stopped coming does not
+ * keep its pad for good), so the top may come down */
 static void purge(dp_arena *a) {
   consolidate(a); /* the decay tick: whole blocks waiting in fast lists coalesce too */
   a->dirty_freed = 0;
   a->purge_ms = dp_os_now_ms();
   release_bins(a, 64 * 1024);
+  if (a == &dp_main_arena) {
+    __atomic_store_n(&trim_pad_dyn, __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED) / 2,
+                     __ATOMIC_RELAXED);
+    trim_excess(a);
+  }
 }
 
 static void segment_release(dp_arena *a, dp_segment *s) {
@@ -1078,6 +1107,7 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
         a->system_bytes -= cut;
         dp_brk_shrinks++;
         last_brk_was_trim = true;
+        trim_run += cut;
         released = true;
       }
     } else if (!s->is_brk && T > pad + 2 * DP_PAGE) {

@@ -8,7 +8,9 @@
  *     (/proc/self/statm) drops after freeing many small blocks, while a block
  *     allocated after them keeps the break up;
  *   a heap holed in the middle gives its holes' pages back before new
- *     memory is added on top of them.
+ *     memory is added on top of them;
+ *   waves of 16 MiB freed at the top and asked for again: from the third
+ *     on, no brk round trip and no new page faults.
  * Each case runs in a fresh fork. */
 #include "common.h"
 
@@ -154,6 +156,48 @@ static void sub_holes_before_growth(void *a) {
   for (int i = 0; i < N; i++) free(v[i]);
 }
 
+/* Waves: a program that frees 16 MiB at the top and asks for it again
+ * right after pays the break's round trip and the page faults once, not
+ * on every wave: the trim after the second wave keeps what the first
+ * trim gave back, so the third wave raises the break no more and touches
+ * no new page; once the waves stop, malloc_trim(0) still gives it all
+ * back. */
+static void sub_waves_keep_their_memory(void *a) {
+  (void)a;
+  enum { N = 256, SZ = 64 * 1024 }; /* 16 MiB of 64 KiB blocks (below the threshold) */
+  static void *v[N];
+  uintptr_t low[4], high[4];
+  long faults[4];
+  for (int w = 0; w < 4; w++) {
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    t_alloc_filled(v, N, SZ, 0x20 + w);
+    getrusage(RUSAGE_SELF, &ru1);
+    faults[w] = ru1.ru_minflt - ru0.ru_minflt;
+    high[w] = cur_brk();
+    for (int i = N; i-- > 0;) free(v[i]); /* the top's neighbour last */
+    low[w] = cur_brk();
+  }
+  fprintf(stderr, "  page faults per wave: %ld %ld %ld %ld; break after each: %#lx %#lx %#lx %#lx\n",
+          faults[0], faults[1], faults[2], faults[3], (unsigned long)low[0],
+          (unsigned long)low[1], (unsigned long)low[2], (unsigned long)low[3]);
+  if (depot_only("waves after the second keep their memory")) {
+    CHECKM(low[0] + 8 * MiB <= high[0],
+           "the first wave's frees did not lower the break: %#lx -> %#lx",
+           (unsigned long)high[0], (unsigned long)low[0]);
+    CHECKM(faults[2] < faults[0] / 8 && faults[3] < faults[0] / 8,
+           "waves 3 and 4 took %ld and %ld page faults, the first %ld", faults[2], faults[3],
+           faults[0]);
+    CHECKM(low[1] >= low[0] + 8 * MiB && high[2] == high[1] && high[3] == high[1],
+           "the second trim kept %#lx - %#lx; waves 3 and 4 raised the break to %#lx, %#lx",
+           (unsigned long)low[1], (unsigned long)low[0], (unsigned long)high[2],
+           (unsigned long)high[3]);
+    CHECK(malloc_trim(0) == 1);
+    CHECKM(cur_brk() + 8 * MiB <= low[3], "malloc_trim(0) left the break at %#lx (was %#lx)",
+           (unsigned long)cur_brk(), (unsigned long)low[3]);
+  }
+}
+
 int main(void) {
   t_name = "seed_trim";
   SUBTEST(sub_default_trims);
@@ -162,5 +206,6 @@ int main(void) {
   SUBTEST(sub_low_threshold);
   SUBTEST(sub_malloc_trim_rss);
   SUBTEST(sub_holes_before_growth);
+  SUBTEST(sub_waves_keep_their_memory);
   return t_done();
 }

@@ -27,11 +27,14 @@
 #include <pthread.h>
 
 __thread dp_tcache *dp_tc __attribute__((tls_model("initial-exec"))) = &dp_tc_empty;
-/* the empty cache's arena owns no granule, so free()'s ownership test never
- * matches for it (api.c) and a thread's first free takes the slow path */
+/* The empty cache's arena owns no granule, so free()'s ownership test never
+ * matches for it (api.c) and a thread's first free takes the slow path.
+ * Both records are zero in the image (.bss, no file pages) and get their
+ * arenas in dp_tcache_global_init, before any granule is registered: a
+ * free() that finds a pagemap leaf finds them set. */
 static dp_arena tc_no_arena;
-dp_tcache dp_tc_empty = {.arena = &tc_no_arena};
-static dp_tcache tc_dead = {.arena = &dp_main_arena}; /* after the thread exit: no caching */
+dp_tcache dp_tc_empty;
+static dp_tcache tc_dead; /* after the thread exit: no caching (main arena) */
 
 static dp_lock tc_list_lock = DP_LOCK_INIT;
 static dp_tcache *tc_live;      /* every live cache */
@@ -44,6 +47,8 @@ static bool tc_key_ok;
 static void tc_thread_exit(void *arg);
 
 void dp_tcache_global_init(void) {
+  dp_tc_empty.arena = &tc_no_arena;
+  tc_dead.arena = &dp_main_arena;
   tc_key_ok = pthread_key_create(&tc_key, tc_thread_exit) == 0;
 }
 

@@ -207,8 +207,8 @@ extern uint64_t dp_tc_key;   /* random; marks a block as sitting in a thread cac
 /* A decoded free-list link that cannot be a block: misaligned, or outside
  * the 47-bit user address space.  A forged link passes with odds of about
  * 2^-21 (the secret scrambles the high bits), so a use-after-free write
- * ends in "corrupted free list", not in a wild read. */
-/* one AND with one constant: bits 63..47 and 3..0 */
+ * ends in "corrupted free list", not in a wild read.  One AND with one
+ * constant tests both: bits 63..47 and 3..0. */
 #define DP_BAD_LINK(v) (((uintptr_t)(v)) & (uintptr_t)0xffff80000000000fULL)
 DEPOT_INLINE size_t dp_align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 DEPOT_INLINE size_t dp_align_down(size_t v, size_t a) { return v & ~(a - 1); }

@@ -707,9 +707,9 @@ void dp_segments_fork_child(void);
 /* Take every lock, in one fixed order, so the child starts with a
  * consistent heap whichever thread forked. */
 void dp_fork_prepare(void) {
-  dp_lock_acquire(&dp_arenas_lock);
+  dp_lock_fork_take(&dp_arenas_lock);
   for (dp_arena *a = dp_arenas; a; a = a->next)
-    dp_lock_acquire(&a->lock);
+    dp_lock_fork_take(&a->lock);
   dp_segments_fork_prepare();
   dp_large_fork_prepare();
   dp_tcache_fork_prepare();
@@ -724,8 +724,8 @@ void dp_fork_parent(void) {
   dp_large_fork_parent();
   dp_segments_fork_parent();
   for (dp_arena *a = dp_arenas; a; a = a->next)
-    dp_lock_release(&a->lock);
-  dp_lock_release(&dp_arenas_lock);
+    dp_lock_fork_give(&a->lock);
+  dp_lock_fork_give(&dp_arenas_lock);
 }
 
 void dp_fork_child(void) {
@@ -737,4 +737,5 @@ void dp_fork_child(void) {
     dp_lock_reinit(&a->lock);
   dp_lock_reinit(&dp_arenas_lock);
   dp_tcache_fork_child();
+  dp_lock_fork_child_reset();
 }

@@ -233,8 +233,8 @@ static dp_lock seg_free_lock = DP_LOCK_INIT; /* arenas share the recycled record
 void dp_segments_fork_prepare(void);
 void dp_segments_fork_parent(void);
 void dp_segments_fork_child(void);
-void dp_segments_fork_prepare(void) { dp_lock_acquire(&seg_free_lock); }
-void dp_segments_fork_parent(void) { dp_lock_release(&seg_free_lock); }
+void dp_segments_fork_prepare(void) { dp_lock_fork_take(&seg_free_lock); }
+void dp_segments_fork_parent(void) { dp_lock_fork_give(&seg_free_lock); }
 void dp_segments_fork_child(void) { dp_lock_reinit(&seg_free_lock); }
 
 static dp_segment *segment_new(void) {

@@ -116,24 +116,67 @@ typedef struct dp_lock {
   atomic_int state; /* 0 free, 1 locked, 2 locked with waiters */
 } dp_lock;
 #define DP_LOCK_INIT {0}
+/* The locks this thread holds (the first DP_HELD_MAX of them; depot
+ * nests at most three).  fork() run from a signal handler that
+ * interrupted depot must not wait for a lock its own thread holds: the
+ * fork handlers skip those (dp_lock_fork_take). */
+#define DP_HELD_MAX 8
+extern __thread dp_lock *dp_locks_held[DP_HELD_MAX];
+extern __thread unsigned dp_nlocks_held;
+DEPOT_INLINE void dp_lock_note_taken(dp_lock *l) {
+  unsigned n = dp_nlocks_held;
+  if (n < DP_HELD_MAX)
+    dp_locks_held[n] = l;
+  dp_nlocks_held = n + 1;
+}
+DEPOT_INLINE void dp_lock_note_given(dp_lock *l) {
+  unsigned n = dp_nlocks_held - 1; /* locks go mostly last-in first-out */
+  if (n < DP_HELD_MAX && dp_locks_held[n] != l)
+    for (unsigned i = 0; i < n; i++)
+      if (dp_locks_held[i] == l) {
+        dp_locks_held[i] = dp_locks_held[n]; /* the list never lacks a held lock */
+        break;
+      }
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  dp_nlocks_held = n;
+}
 void dp_lock_slow(dp_lock *l);
+/* A lock is noted before it is taken and forgotten after it is given
+ * back, so a signal that lands in between sees it as held (a fork handler
+ * then leaves it alone; see dp_lock_fork_take). */
 DEPOT_INLINE void dp_lock_acquire(dp_lock *l) {
   int z = 0;
-  if (likely(atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
-                                                     memory_order_relaxed)))
-    return;
-  dp_lock_slow(l);
+  dp_lock_note_taken(l);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (unlikely(!atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
+                                                        memory_order_relaxed)))
+    dp_lock_slow(l);
 }
 DEPOT_INLINE bool dp_lock_try(dp_lock *l) {
   int z = 0;
-  return atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
-                                                 memory_order_relaxed);
+  dp_lock_note_taken(l);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  bool ok = atomic_compare_exchange_strong_explicit(&l->state, &z, 1, memory_order_acquire,
+                                                    memory_order_relaxed);
+  if (!ok) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    dp_lock_note_given(l);
+  }
+  return ok;
 }
 DEPOT_INLINE void dp_lock_release(dp_lock *l) {
   if (unlikely(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2))
     dp_os_futex_wake(&l->state, 1);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  dp_lock_note_given(l);
 }
 DEPOT_INLINE void dp_lock_reinit(dp_lock *l) { atomic_store(&l->state, 0); }
+/* fork handlers: take l unless this thread holds it already (a fork from
+ * a signal handler), and give back only what was taken */
+void dp_lock_fork_take(dp_lock *l);
+void dp_lock_fork_give(dp_lock *l);
+bool dp_lock_fork_skipped(const dp_lock *l); /* held by the code the fork's signal interrupted */
+void dp_lock_fork_child_reset(void); /* the child's view: only the skipped ones held */
 
 /* ---- options.c ------------------------------------------------------ */
 typedef struct dp_options {

@@ -205,6 +205,6 @@ void dp_large_stats_get(dp_large_stats *out) {
   dp_lock_release(&large_lock);
 }
 
-void dp_large_fork_prepare(void) { dp_lock_acquire(&large_lock); }
-void dp_large_fork_parent(void) { dp_lock_release(&large_lock); }
+void dp_large_fork_prepare(void) { dp_lock_fork_take(&large_lock); }
+void dp_large_fork_parent(void) { dp_lock_fork_give(&large_lock); }
 void dp_large_fork_child(void) { dp_lock_reinit(&large_lock); }

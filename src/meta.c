@@ -35,6 +35,6 @@ void *dp_meta_alloc(size_t size) {
 void dp_meta_fork_prepare(void);
 void dp_meta_fork_parent(void);
 void dp_meta_fork_child(void);
-void dp_meta_fork_prepare(void) { dp_lock_acquire(&meta_lock); }
-void dp_meta_fork_parent(void) { dp_lock_release(&meta_lock); }
+void dp_meta_fork_prepare(void) { dp_lock_fork_take(&meta_lock); }
+void dp_meta_fork_parent(void) { dp_lock_fork_give(&meta_lock); }
 void dp_meta_fork_child(void) { dp_lock_reinit(&meta_lock); }

@@ -172,6 +172,49 @@ unsigned dp_os_ncpus(void) {
   return n ? n : 1;
 }
 
+__thread dp_lock *dp_locks_held[DP_HELD_MAX] __attribute__((tls_model("initial-exec")));
+__thread unsigned dp_nlocks_held __attribute__((tls_model("initial-exec")));
+/* the locks the fork handlers found held by this thread and left alone */
+static __thread dp_lock *fork_skipped[DP_HELD_MAX] __attribute__((tls_model("initial-exec")));
+static __thread unsigned fork_nskipped __attribute__((tls_model("initial-exec")));
+
+void dp_lock_fork_take(dp_lock *l) {
+  unsigned n = dp_nlocks_held < DP_HELD_MAX ? dp_nlocks_held : DP_HELD_MAX;
+  for (unsigned i = 0; i < n; i++)
+    if (dp_locks_held[i] == l) { /* held by the code this signal interrupted */
+      if (fork_nskipped < DP_HELD_MAX)
+        fork_skipped[fork_nskipped++] = l;
+      return;
+    }
+  dp_lock_acquire(l);
+}
+
+void dp_lock_fork_give(dp_lock *l) {
+  for (unsigned i = 0; i < fork_nskipped; i++)
+    if (fork_skipped[i] == l) {
+      fork_skipped[i] = fork_skipped[--fork_nskipped];
+      return; /* not ours to give: the interrupted code still holds it */
+    }
+  dp_lock_release(l);
+}
+
+bool dp_lock_fork_skipped(const dp_lock *l) {
+  for (unsigned i = 0; i < fork_nskipped; i++)
+    if (fork_skipped[i] == l)
+      return true;
+  return false;
+}
+
+/* In the child every lock starts free: this thread holds only what the
+ * interrupted code held (it still releases those), not what the fork
+ * handlers took. */
+void dp_lock_fork_child_reset(void) {
+  for (unsigned i = 0; i < fork_nskipped; i++)
+    dp_locks_held[i] = fork_skipped[i];
+  dp_nlocks_held = fork_nskipped;
+  fork_nskipped = 0;
+}
+
 /* the futex mutex's contended path */
 void dp_lock_slow(dp_lock *l) {
   int c = 0;

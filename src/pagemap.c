@@ -85,6 +85,6 @@ void dp_pagemap_unregister(uintptr_t from, uintptr_t to) {
 void dp_pagemap_fork_prepare(void);
 void dp_pagemap_fork_parent(void);
 void dp_pagemap_fork_child(void);
-void dp_pagemap_fork_prepare(void) { dp_lock_acquire(&pm_lock); }
-void dp_pagemap_fork_parent(void) { dp_lock_release(&pm_lock); }
+void dp_pagemap_fork_prepare(void) { dp_lock_fork_take(&pm_lock); }
+void dp_pagemap_fork_parent(void) { dp_lock_fork_give(&pm_lock); }
 void dp_pagemap_fork_child(void) { dp_lock_reinit(&pm_lock); }

@@ -432,8 +432,8 @@ void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_
 void dp_tcache_fork_prepare(void);
 void dp_tcache_fork_parent(void);
 void dp_tcache_fork_child(void);
-void dp_tcache_fork_prepare(void) { dp_lock_acquire(&tc_list_lock); }
-void dp_tcache_fork_parent(void) { dp_lock_release(&tc_list_lock); }
+void dp_tcache_fork_prepare(void) { dp_lock_fork_take(&tc_list_lock); }
+void dp_tcache_fork_parent(void) { dp_lock_fork_give(&tc_list_lock); }
 /* In the child only this thread exists: the other caches are orphans.
  * Their blocks stay out of the arenas (as glibc's tcache would), but they
  * no longer count as threads. */
@@ -442,9 +442,20 @@ void dp_tcache_fork_child(void) {
   dp_tcache *me = dp_tc;
   tc_live = NULL;
   tc_nlive = 0;
-  for (dp_arena *a = dp_arenas; a; a = a->next)
-    a->threads = 0;
-  if (me->live) {
+  /* A fork from a signal handler that interrupted depot holding an arena
+   * lock: that arena (and this thread's cache, which the interrupted code
+   * may have been changing) can be half-way through an update.  The child
+   * leaves both alone: the arena stays taken by the interrupted code, and
+   * this thread starts a new cache, on an arena of its own, at its next
+   * call. */
+  bool interrupted = false;
+  for (dp_arena *a = dp_arenas; a; a = a->next) {
+    a->threads = dp_lock_fork_skipped(&a->lock) ? 1 : 0;
+    interrupted |= a->threads != 0;
+  }
+  if (interrupted) {
+    dp_tc = &dp_tc_empty;
+  } else if (me->live) {
     me->next = me->prev = NULL;
     tc_live = me;
     tc_nlive = 1;

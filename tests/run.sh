@@ -80,6 +80,9 @@ fi
 API_TESTS="api_malloc api_calloc api_realloc api_align api_mallopt api_mallinfo api_introspect api_aliases api_stress"
 SEED_TESTS="seed_heap seed_mmap seed_threshold seed_trim seed_reuse seed_coalesce seed_lazy seed_perturb seed_brk_blocked seed_oom"
 THREAD_TESTS="thread_xfree thread_churn thread_exit thread_fork thread_signal thread_lifecycle"
+# fork from a signal handler (no sanitizer variants: their runtimes'
+# own fork handling is not what is tested)
+SIGNAL_TESTS="signal_fork"
 # tests that dlopen tests/<name>'s library (LIB_OF), built beside them in $OUT
 # as <lib>.so, <lib>.asan.so, <lib>.tsan.so
 DLOPEN_TESTS="dlopen_ctor"
@@ -180,7 +183,7 @@ add_build_libs() { # out src "flags" "libs"
   printf '%s\n' "$CC $CFLAGS_BASE $flags -o $out $src $libs >$LOGS/build-$(basename "$out").log 2>&1 || rm -f $out" >>"$BUILD_CMDS"
 }
 
-ALL_C="$API_TESTS $SEED_TESTS $THREAD_TESTS $DLOPEN_TESTS $DEPOT_TESTS"
+ALL_C="$API_TESTS $SEED_TESTS $THREAD_TESTS $SIGNAL_TESTS $DLOPEN_TESTS $DEPOT_TESTS"
 
 # the shared library a dlopen test loads, built for a variant
 add_test_lib() { # test variant

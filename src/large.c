@@ -113,6 +113,8 @@ void *dp_large_alloc(size_t n, size_t align) {
   table_insert_raw(table, table_cap, mem);
   table_used++;
   __atomic_store_n(&st.count, st.count + 1, __ATOMIC_RELAXED);
+  if (st.count > st.peak_count)
+    st.peak_count = st.count;
   st.bytes += len;
   st.total_maps++;
   if (st.bytes > st.peak_bytes)

@@ -11,7 +11,9 @@ void *dp_large_realloc(void *mem, size_t n);    /* NULL: could not, mem untouche
 bool dp_large_wanted(size_t n);                 /* at/above the threshold, room left */
 
 typedef struct dp_large_stats {
-  size_t count, bytes, peak_bytes, total_maps, total_unmaps;
+  size_t count, peak_count;   /* blocks mapped now, most at once */
+  size_t bytes, peak_bytes;   /* their bytes now, most at once */
+  size_t total_maps, total_unmaps;
 } dp_large_stats;
 void dp_large_stats_get(dp_large_stats *out);
 void dp_large_fork_prepare(void);

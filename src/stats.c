@@ -342,7 +342,7 @@ DEPOT_EXPORT void DEPOT_NAME(malloc_stats)(void) {
   dp_line_str(&l, "Total (incl. mmap):\n");
   stat_line(&l, "system bytes    ", sys_total + ls.bytes);
   stat_line(&l, "in use bytes    ", use_total + ls.bytes);
-  stat_line(&l, "max mmap regions", ls.count);
+  stat_line(&l, "max mmap regions", ls.peak_count); /* glibc's max_n_mmaps */
   stat_line(&l, "max mmap bytes  ", ls.peak_bytes);
   dp_line_flush(&l, 2);
 }

@@ -46,6 +46,17 @@ int main(void) {
   CHECKM(n > 0, "malloc_stats wrote nothing to stderr");
   size_t out = capture_fd(1, call_stats, buf, sizeof buf);
   CHECKM(out == 0, "malloc_stats wrote %zu bytes to stdout: %.200s", out, buf);
+  /* "max mmap regions" is the most blocks mapped at once (glibc's
+   * max_n_mmaps), not the count now: a mapped block freed still counts */
+  free(big);
+  big = NULL;
+  n = capture_fd(2, call_stats, buf, sizeof buf);
+  buf[n < sizeof buf ? n : sizeof buf - 1] = 0;
+  const char *mm = strstr(buf, "max mmap regions");
+  long regions = -1;
+  if (mm) sscanf(strchr(mm, '=') ? strchr(mm, '=') + 1 : mm, "%ld", &regions);
+  CHECKM(regions >= 1, "after a 2 MiB block was mapped and freed, malloc_stats says "
+                       "max mmap regions = %ld", regions);
 
   FILE *fp = tmpfile();
   REQUIRE(fp != NULL);

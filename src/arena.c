@@ -680,8 +680,10 @@ static size_t free_batch_core(dp_arena *a, dp_chunk **cs, size_t n, bool dirty) 
       cs[j] = t;
     }
   /* insertion sort: flushes come nearly sorted; on a shuffled input it
-   * gives up after 4 moves a block (order only saves bin operations) */
-  size_t budget = 4 * n;
+   * gives up after as many moves as blocks (order only saves bin
+   * operations; a budget of 4 moves a block cost fragmentation 1.3% and
+   * sh8bench 1.6% more instructions for no saved ones) */
+  size_t budget = n;
   for (size_t i = 1; i < n && budget; i++) {
     dp_chunk *x = cs[i];
     size_t j = i;

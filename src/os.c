@@ -189,20 +189,22 @@ void dp_lock_fork_take(dp_lock *l) {
   dp_lock_acquire(l);
 }
 
-void dp_lock_fork_give(dp_lock *l) {
-  for (unsigned i = 0; i < fork_nskipped; i++)
-    if (fork_skipped[i] == l) {
-      fork_skipped[i] = fork_skipped[--fork_nskipped];
-      return; /* not ours to give: the interrupted code still holds it */
-    }
-  dp_lock_release(l);
-}
-
-bool dp_lock_fork_skipped(const dp_lock *l) {
+static int fork_skipped_at(const dp_lock *l) {
   for (unsigned i = 0; i < fork_nskipped; i++)
     if (fork_skipped[i] == l)
-      return true;
-  return false;
+      return (int)i;
+  return -1;
+}
+
+bool dp_lock_fork_skipped(const dp_lock *l) { return fork_skipped_at(l) >= 0; }
+
+void dp_lock_fork_give(dp_lock *l) {
+  int i = fork_skipped_at(l);
+  if (i >= 0) { /* not ours to give: the interrupted code still holds it */
+    fork_skipped[i] = fork_skipped[--fork_nskipped];
+    return;
+  }
+  dp_lock_release(l);
 }
 
 /* In the child every lock starts free: this thread holds only what the

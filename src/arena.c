@@ -199,6 +199,13 @@ static dp_chunk *bins_take(dp_arena *a, size_t cs) {
 
 /* ---- chunk state ---------------------------------------------------- */
 
+/* bytes that left the arena (to the program or a thread cache) */
+DEPOT_INLINE void out_add(dp_arena *a, size_t bytes) {
+  a->out_bytes += bytes;
+  if (a->out_bytes > a->out_peak)
+    a->out_peak = a->out_bytes;
+}
+
 /* the chunk leaves the arena: INUSE, next's PREV_INUSE, start bit */
 static void mark_out(dp_arena *a, dp_chunk *c) {
   size_t s = chunk_size(c);
@@ -207,9 +214,7 @@ static void mark_out(dp_arena *a, dp_chunk *c) {
   dp_pm_entry *e = dp_pagemap_get((uintptr_t)chunk2mem(c));
   DEPOT_ASSERT(e && e->seg);
   dp_starts_set(e, (uintptr_t)chunk2mem(c));
-  a->out_bytes += s;
-  if (a->out_bytes > a->out_peak)
-    a->out_peak = a->out_bytes;
+  out_add(a, s);
 }
 
 /* c is free and unlinked, size S >= cs: keep cs, bin the rest if it can
@@ -454,22 +459,34 @@ static bool arena_grow(dp_arena *a, size_t cs) {
 static void consolidate(dp_arena *a);
 static bool spill_thread_cache(dp_arena *a);
 
+/* the top, whose size must reach its segment's end exactly */
+static dp_chunk *top_checked(dp_arena *a) {
+  dp_chunk *c = a->top;
+  if (unlikely((uintptr_t)c + chunk_size(c) != a->seg_top->end)) /* an overflow hit its header */
+    dp_fatal("malloc", "corrupted top size at", chunk2mem(c));
+  return c;
+}
+
+/* the top now starts at t (what lay below was cut from it): t's header is
+ * written; memory below t is no longer fresh */
+static void top_moved(dp_arena *a, dp_chunk *t) {
+  set_top(a, t);
+  dp_segment *s = a->seg_top;
+  if (s->fresh < (uintptr_t)t + 16)
+    s->fresh = (uintptr_t)t + 16;
+}
+
 /* carve cs from the top; the top keeps at least 32 bytes */
 static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
-  dp_chunk *c = a->top;
+  dp_chunk *c = top_checked(a);
   size_t T = chunk_size(c);
-  if (unlikely((uintptr_t)c + T != a->seg_top->end)) /* an overflow hit the top's header */
-    dp_fatal("malloc", "corrupted top size at", chunk2mem(c));
   DEPOT_ASSERT(T >= cs + DP_MINCHUNK);
   dp_chunk *t = chunk_at(c, cs);
   head_store(t, (T - cs) | C_PREV_INUSE);
   head_store(c, cs | (head_load(c) & C_PREV_INUSE));
-  set_top(a, t);
-  dp_segment *s = a->seg_top;
   if (zeroed)
-    *zeroed = (uintptr_t)c + 16 >= s->fresh;
-  if (s->fresh < (uintptr_t)t + 16)
-    s->fresh = (uintptr_t)t + 16;
+    *zeroed = (uintptr_t)c + 16 >= a->seg_top->fresh;
+  top_moved(a, t);
   return c;
 }
 
@@ -478,10 +495,8 @@ static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
  * with the top, `fresh` and the counters moved once (a refill of 128
  * blocks from the top: fragmentation's fill phase, binary-trees) */
 static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
-  dp_chunk *c = a->top;
+  dp_chunk *c = top_checked(a);
   size_t T = chunk_size(c), all = k * cs;
-  if (unlikely((uintptr_t)c + T != a->seg_top->end)) /* an overflow hit the top's header */
-    dp_fatal("malloc", "corrupted top size at", chunk2mem(c));
   DEPOT_ASSERT(T >= all + DP_MINCHUNK);
   size_t prev = head_load(c) & C_PREV_INUSE;
   dp_pm_entry *e = NULL;
@@ -501,13 +516,8 @@ static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
   }
   dp_chunk *t = chunk_at(c, all);
   head_store(t, (T - all) | C_PREV_INUSE);
-  set_top(a, t);
-  dp_segment *s = a->seg_top;
-  if (s->fresh < (uintptr_t)t + 16)
-    s->fresh = (uintptr_t)t + 16;
-  a->out_bytes += all;
-  if (a->out_bytes > a->out_peak)
-    a->out_peak = a->out_bytes;
+  top_moved(a, t);
+  out_add(a, all);
 }
 
 dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
@@ -1002,9 +1012,7 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     size_t T = chunk_size(n);
     dp_chunk *t = chunk_at(c, cs);
     head_store(t, (T - (cs - S)) | C_PREV_INUSE);
-    set_top(a, t);
-    if (a->seg_top->fresh < (uintptr_t)t + 16)
-      a->seg_top->fresh = (uintptr_t)t + 16;
+    top_moved(a, t);
   } else {
     if (head_load(n) & C_INUSE)
       return false;
@@ -1023,9 +1031,7 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     }
   }
   head_store(c, cs | (head_load(c) & (C_PREV_INUSE | C_INUSE)));
-  a->out_bytes += cs - S;
-  if (a->out_bytes > a->out_peak)
-    a->out_peak = a->out_bytes;
+  out_add(a, cs - S);
   return true;
 }
 

@@ -193,6 +193,8 @@ typedef struct dp_options {
   int report_fd;          /* where the report goes */
   int check_action;       /* M_CHECK_ACTION, kept for mallopt */
   long decay_ms;          /* free pages older than this are given back (madvise) */
+  size_t tcache_max;      /* largest request a thread cache holds (0: none) */
+  long tcache_count;      /* blocks a thread cache holds per size (-1: by size budgets) */
 } dp_options;
 extern dp_options dp_opt;
 extern _Atomic unsigned dp_options_epoch; /* bumped when the fast paths must re-read */

@@ -27,6 +27,8 @@ dp_options dp_opt = {
     .report_fd = 2,
     .check_action = 3,
     .decay_ms = 1000,
+    .tcache_max = TC_MAX_CHUNK - 16, /* 32 KiB */
+    .tcache_count = -1,
 };
 _Atomic unsigned dp_options_epoch;
 
@@ -41,6 +43,8 @@ enum opt_id {
   OPT_TRACE,
   OPT_REPORT,
   OPT_DECAY_MS,
+  OPT_TCACHE_MAX,
+  OPT_TCACHE_COUNT,
   OPT_COUNT
 };
 
@@ -61,6 +65,8 @@ static const opt_row opt_table[OPT_COUNT] = {
     [OPT_TRACE] = {"trace", NULL, 0},
     [OPT_REPORT] = {"report", NULL, 0},
     [OPT_DECAY_MS] = {"decay_ms", NULL, 0},
+    [OPT_TCACHE_MAX] = {"tcache_max", NULL, 0},
+    [OPT_TCACHE_COUNT] = {"tcache_count", NULL, 0},
 };
 
 /* Apply one value with glibc's acceptance rules.  Returns false if the
@@ -106,6 +112,20 @@ static bool opt_apply(enum opt_id id, long v) {
       return false;
     dp_opt.decay_ms = v;
     break;
+  case OPT_TCACHE_MAX:
+    /* above what the cache's classes reach: the largest they reach, as
+     * glibc caps glibc.malloc.tcache_max */
+    if (v < 0)
+      return false;
+    dp_opt.tcache_max = (size_t)v < TC_MAX_CHUNK - 16 ? (size_t)v : TC_MAX_CHUNK - 16;
+    break;
+  case OPT_TCACHE_COUNT:
+    /* glibc's range for glibc.malloc.tcache_count (0 turns the caches
+     * off), and -1 for depot's default: a byte budget per size */
+    if (v < -1 || v > 65535)
+      return false;
+    dp_opt.tcache_count = v;
+    break;
   case OPT_COUNT:
     return false;
   }
@@ -125,6 +145,8 @@ static long opt_value(enum opt_id id) {
   case OPT_TRACE: return dp_opt.trace;
   case OPT_REPORT: return dp_opt.report;
   case OPT_DECAY_MS: return dp_opt.decay_ms;
+  case OPT_TCACHE_MAX: return (long)dp_opt.tcache_max;
+  case OPT_TCACHE_COUNT: return dp_opt.tcache_count;
   case OPT_COUNT: break;
   }
   return -1;
@@ -166,6 +188,28 @@ static const char *env_find_depot(const char *name) {
   return NULL;
 }
 
+/* glibc.malloc.<name> in GLIBC_TUNABLES ("glibc.malloc.a=1:glibc.malloc.b=2"):
+ * its value copied into buf (which ends it at the ':'), or NULL */
+static const char *tunable_find(const char *name, char *buf, size_t cap) {
+  const char *t = env_find("GLIBC_TUNABLES");
+  size_t n = strlen(name);
+  for (const char *item = t; item && *item;) {
+    const char *end = strchr(item, ':');
+    size_t len = end ? (size_t)(end - item) : strlen(item);
+    if (len > 13 + n && strncmp(item, "glibc.malloc.", 13) == 0 &&
+        strncmp(item + 13, name, n) == 0 && item[13 + n] == '=') {
+      size_t vl = len - 14 - n;
+      if (vl >= cap)
+        return NULL;
+      memcpy(buf, item + 14 + n, vl);
+      buf[vl] = 0;
+      return buf;
+    }
+    item = end ? end + 1 : NULL;
+  }
+  return NULL;
+}
+
 /* does environment variable `name` contain `needle`? (no getenv, no malloc) */
 bool dp_env_contains(const char *name, const char *needle) {
   const char *v = env_find(name);
@@ -179,7 +223,10 @@ void dp_set_mxfast(size_t request) {
 }
 
 void dp_options_init(void) {
+  char tbuf[32];
   const char *mx = env_find_depot("mxfast");
+  if (!mx)
+    mx = tunable_find("mxfast", tbuf, sizeof tbuf);
   if (!mx)
     mx = env_find("MALLOC_MXFAST_");
   if (mx) {
@@ -190,7 +237,10 @@ void dp_options_init(void) {
   }
   for (int id = 0; id < OPT_COUNT; id++) {
     const opt_row *r = &opt_table[id];
+    /* DEPOT_<NAME>, then glibc's tunable, then its MALLOC_*_ spelling */
     const char *v = env_find_depot(r->name);
+    if (!v && (r->glibc_env || id == OPT_TCACHE_MAX || id == OPT_TCACHE_COUNT))
+      v = tunable_find(r->name, tbuf, sizeof tbuf);
     if (!v)
       v = env_find(r->glibc_env);
     if (!v)

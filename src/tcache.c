@@ -59,16 +59,25 @@ void dp_tcache_global_init(void) {
 #define TC_MEDIUM_BUDGET 65536 /* bytes a medium class may cache */
 #endif
 
+/* Each class's limit: by default a byte budget (small classes 16 KiB,
+ * 8..256 blocks; medium 64 KiB, 4..32 blocks); tcache_count sets one count
+ * for all, tcache_max drops the classes above it, M_PERTURB all of them
+ * (every block must pass through the arena to be filled). */
 static void tc_set_limits(dp_tcache *tc) {
   tc->epoch = atomic_load_explicit(&dp_options_epoch, memory_order_relaxed);
-  bool off = dp_opt.perturb != 0;
+  bool off = dp_opt.perturb != 0 || dp_opt.tcache_count == 0;
+  size_t max_chunk = dp_opt.tcache_max ? request2size(dp_opt.tcache_max) : 0;
   for (unsigned c = 0; c < TC_NBINS; c++) {
     size_t sz = tc_class_size(c);
     uint32_t lim = 0;
-    if (c >= 2 && !off && sz <= TC_EXACT_MAX) {
+    if (c < 2 || off || sz > max_chunk) {
+      lim = 0;
+    } else if (dp_opt.tcache_count > 0) {
+      lim = (uint32_t)dp_opt.tcache_count;
+    } else if (sz <= TC_EXACT_MAX) {
       size_t want = TC_SMALL_BUDGET / sz; /* small */
       lim = (uint32_t)(want < 8 ? 8 : want > 256 ? 256 : want);
-    } else if (c >= 2 && !off) {
+    } else {
       size_t want = TC_MEDIUM_BUDGET / sz; /* medium */
       lim = (uint32_t)(want < 4 ? 4 : want > 32 ? 32 : want);
     }

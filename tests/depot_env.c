@@ -8,6 +8,12 @@
  *   DEPOT_ARENA_MAX=1             threads allocate from the main [heap]
  *   DEPOT_ARENA_TEST=3            read (depot_option_get)
  *   DEPOT_PERTURB=165             fresh malloc'd memory is 165 ^ 0xff = 0x5a
+ *   DEPOT_TCACHE_COUNT=0          freed blocks are not cached by the thread
+ *   DEPOT_TCACHE_COUNT=3          at most 3 blocks of a size cached
+ *   DEPOT_TCACHE_MAX=1024         2000-byte blocks are not cached, 100-byte are
+ *   GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=65536
+ *                                 glibc's tunables hold too; DEPOT_* wins over them
+ *   depot_option_set("tcache_count", 0) at run time empties the caches
  *   DEPOT_REPORT=1                a report containing "depot" on stderr at exit
  *   DEPOT_TRACE=1                 each brk/mmap/munmap/madvise logged as a
  *                                 "depot: " line on stderr
@@ -17,6 +23,7 @@
 #include "common.h"
 
 static long (*p_option_get)(const char *);
+static int (*p_option_set)(const char *, long);
 static int (*p_stats_get)(depot_stats_t *);
 
 static void expect_option(const char *name, long want) {
@@ -146,6 +153,94 @@ static void m_perturb(void) {
   }
 }
 
+/* bytes this process's thread caches hold now */
+static unsigned long long cached_now(void) {
+  depot_stats_t st;
+  memset(&st, 0, sizeof st);
+  REQUIRE(p_stats_get && p_stats_get(&st) == 0);
+  return (unsigned long long)st.cached_bytes;
+}
+
+/* n blocks of size bytes, all freed (the newest last) */
+static void alloc_free(size_t n, size_t size) {
+  void *v[64];
+  REQUIRE(n <= 64);
+  for (size_t i = 0; i < n; i++) {
+    v[i] = malloc(opaque_size(size));
+    REQUIRE(v[i] != NULL);
+    memset(v[i], 3, size);
+  }
+  for (size_t i = 0; i < n; i++) free(v[i]);
+}
+
+static void m_tc_off(void) {
+  expect_option("tcache_count", 0);
+  alloc_free(32, 64);
+  alloc_free(8, 5000);
+  CHECKM(cached_now() == 0, "DEPOT_TCACHE_COUNT=0: %llu bytes cached", cached_now());
+}
+
+static void m_tc_count3(void) {
+  expect_option("tcache_count", 3);
+  alloc_free(32, 64);
+  unsigned long long c = cached_now();
+  /* a 64-byte request is an 80-byte chunk */
+  CHECKM(c > 0 && c <= 3 * 80, "DEPOT_TCACHE_COUNT=3: %llu bytes cached after 32 frees of 64 B",
+         c);
+}
+
+static void m_tc_max1k(void) {
+  expect_option("tcache_max", 1024);
+  alloc_free(8, 2000);
+  CHECKM(cached_now() == 0, "DEPOT_TCACHE_MAX=1024: %llu bytes cached after 2000-byte frees",
+         cached_now());
+  alloc_free(8, 100);
+  CHECKM(cached_now() > 0, "DEPOT_TCACHE_MAX=1024: 100-byte frees not cached");
+}
+
+static void m_tunables(void) {
+  expect_option("tcache_count", 0);
+  expect_option("mmap_threshold", 65536);
+  alloc_free(16, 64);
+  CHECKM(cached_now() == 0, "glibc.malloc.tcache_count=0: %llu bytes cached", cached_now());
+  void *p = malloc(opaque_size(100 * KiB));
+  CHECKM(in_anon_mapping(p, NULL) && !in_heap(p),
+         "glibc.malloc.mmap_threshold=65536: malloc(100 KiB) %s, want its own mapping",
+         map_desc(p));
+  free(p);
+}
+
+static void m_tunables_lose(void) {
+  expect_option("tcache_count", 5); /* DEPOT_TCACHE_COUNT=5 over the tunable's 0 */
+  expect_option("top_pad", 65536);  /* from GLIBC_TUNABLES, over MALLOC_TOP_PAD_ */
+}
+
+static void m_tc_runtime(void) {
+  expect_option("tcache_count", -1);
+  expect_option("tcache_max", 32768);
+  REQUIRE(p_option_set != NULL);
+  alloc_free(32, 64);
+  CHECKM(cached_now() > 0, "default: 64-byte frees not cached");
+  errno = 0;
+  CHECKM(p_option_set("tcache_count", -2) == -1 && errno == EINVAL,
+         "depot_option_set(tcache_count, -2) accepted");
+  CHECKM(p_option_set("tcache_count", 70000) == -1, "depot_option_set(tcache_count, 70000) accepted");
+  CHECKM(p_option_set("tcache_max", 1 << 30) == 0 && p_option_get("tcache_max") == 32768,
+         "tcache_max above the classes: not capped at 32768 (%ld)", p_option_get("tcache_max"));
+  CHECKM(p_option_set("tcache_count", 0) == 0, "depot_option_set(tcache_count, 0) refused");
+  /* the caches see the change at their next call that leaves the fast path */
+  void *big = malloc(opaque_size(200 * KiB));
+  free(big);
+  CHECKM(cached_now() == 0, "tcache_count set to 0: %llu bytes still cached", cached_now());
+  alloc_free(32, 64);
+  CHECKM(cached_now() == 0, "tcache_count set to 0: %llu bytes cached by new frees", cached_now());
+  CHECKM(p_option_set("tcache_count", -1) == 0, "depot_option_set(tcache_count, -1) refused");
+  big = malloc(opaque_size(200 * KiB));
+  free(big);
+  alloc_free(32, 64);
+  CHECKM(cached_now() > 0, "tcache_count back to -1: 64-byte frees not cached");
+}
+
 static void m_busy(void) {
   /* small, big and trimmed: brk, mmap, munmap, madvise */
   void *big[3];
@@ -185,7 +280,10 @@ static const struct {
 } modes[] = {{"thr_1m", m_thr_1m},         {"thr_64k", m_thr_64k},   {"mmap_max0", m_mmap_max0},
              {"trim_high", m_trim_high},   {"trim_low", m_trim_low}, {"top_pad", m_top_pad},
              {"arena_max1", m_arena_max1}, {"arena_test", m_arena_test},
-             {"perturb", m_perturb},       {"busy", m_busy},         {"quiet", m_quiet}};
+             {"perturb", m_perturb},       {"busy", m_busy},         {"quiet", m_quiet},
+             {"tc_off", m_tc_off},         {"tc_count3", m_tc_count3}, {"tc_max1k", m_tc_max1k},
+             {"tunables", m_tunables},     {"tunables_lose", m_tunables_lose},
+             {"tc_runtime", m_tc_runtime}};
 
 /* --------------------------------------------------------------- parent */
 
@@ -196,6 +294,15 @@ static int run_case(const char *mode, const char *var) {
   int st = run_self(mode, var ? env : NULL, err, sizeof err);
   int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
   CHECKM(ok, "%s (%s): child %s; its stderr:\n%.3000s", var ? var : "no variable", mode,
+         status_desc(st), err);
+  return ok;
+}
+
+static int run_case2(const char *mode, const char *var1, const char *var2, const char *var3) {
+  const char *env[] = {var1, var2, var3, NULL};
+  int st = run_self(mode, env, err, sizeof err);
+  int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  CHECKM(ok, "%s %s %s (%s): child %s; its stderr:\n%.3000s", var1, var2, var3 ? var3 : "", mode,
          status_desc(st), err);
   return ok;
 }
@@ -229,6 +336,7 @@ int main(int argc, char **argv) {
   t_name = "depot_env";
   p_option_get = (long (*)(const char *))dlsym(RTLD_DEFAULT, "depot_option_get");
   p_stats_get = (int (*)(depot_stats_t *))dlsym(RTLD_DEFAULT, "depot_stats_get");
+  p_option_set = (int (*)(const char *, long))dlsym(RTLD_DEFAULT, "depot_option_set");
   if (argc > 1) { /* child */
     t_name = argv[1];
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
@@ -252,6 +360,15 @@ int main(int argc, char **argv) {
   run_case("arena_max1", "DEPOT_ARENA_MAX=1");
   run_case("arena_test", "DEPOT_ARENA_TEST=3");
   run_case("perturb", "DEPOT_PERTURB=165");
+  run_case("tc_off", "DEPOT_TCACHE_COUNT=0");
+  run_case("tc_count3", "DEPOT_TCACHE_COUNT=3");
+  run_case("tc_max1k", "DEPOT_TCACHE_MAX=1024");
+  run_case("tc_runtime", NULL);
+  run_case("tunables", "GLIBC_TUNABLES=glibc.malloc.check=0:glibc.malloc.tcache_count=0:"
+                       "glibc.malloc.mmap_threshold=65536");
+  run_case2("tunables_lose", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.top_pad=65536",
+            "DEPOT_TCACHE_COUNT=5", "MALLOC_TOP_PAD_=1048576");
+  run_case("quiet", "GLIBC_TUNABLES=glibc.malloc.tcache_count=:glibc.malloc.=5:glibc.malloc");
 
   /* nonsense values do not break the start */
   run_case("quiet", "DEPOT_MMAP_THRESHOLD=lots");

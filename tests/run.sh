@@ -78,7 +78,7 @@ fi
 
 # --------------------------------------------------------------- the tests
 API_TESTS="api_malloc api_calloc api_realloc api_align api_mallopt api_mallinfo api_introspect api_aliases api_stress"
-SEED_TESTS="seed_heap seed_mmap seed_threshold seed_trim seed_reuse seed_coalesce seed_lazy seed_perturb seed_brk_blocked seed_oom"
+SEED_TESTS="seed_heap seed_mmap seed_threshold seed_trim seed_reuse seed_coalesce seed_scatter seed_lazy seed_perturb seed_brk_blocked seed_oom"
 THREAD_TESTS="thread_xfree thread_churn thread_exit thread_fork thread_signal thread_lifecycle"
 # fork from a signal handler (no sanitizer variants: their runtimes'
 # own fork handling is not what is tested)

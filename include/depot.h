@@ -79,7 +79,11 @@ void depot_bins_print(int fd);
 /* Options at run time.  Names are those of the environment variables
  * without the DEPOT_ prefix, case-insensitive: "mmap_threshold",
  * "trim_threshold", "top_pad", "mmap_max", "arena_max", "arena_test",
- * "perturb", "trace", "report".  Set returns 0, or -1 with errno EINVAL. */
+ * "perturb", "trace", "report", "decay_ms", "tcache_max" (largest request
+ * the thread caches keep, 0..32768), "tcache_count" (blocks kept per size,
+ * 0..65535; -1: depot's byte budgets).  A thread's cache takes a new limit
+ * at its next call that leaves the fast path.  Set returns 0, or -1 with
+ * errno EINVAL. */
 int depot_option_set(const char *name, long value);
 /* Returns the value, or -1 with errno EINVAL for an unknown name. */
 long depot_option_get(const char *name);

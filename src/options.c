@@ -16,6 +16,10 @@
 
 extern char **environ;
 
+/* the largest tcache_max: malloc(32768), whose chunk is the thread
+ * caches' largest class */
+#define TCACHE_MAX_REQUEST ((size_t)TC_MAX_CHUNK - 16)
+
 dp_options dp_opt = {
     .mmap_threshold = DEFAULT_MMAP_THRESHOLD,
     .trim_threshold = DEFAULT_TRIM_THRESHOLD,
@@ -27,7 +31,7 @@ dp_options dp_opt = {
     .report_fd = 2,
     .check_action = 3,
     .decay_ms = 1000,
-    .tcache_max = TC_MAX_CHUNK - 16, /* 32 KiB */
+    .tcache_max = TCACHE_MAX_REQUEST,
     .tcache_count = -1,
 };
 _Atomic unsigned dp_options_epoch;
@@ -52,21 +56,22 @@ typedef struct opt_row {
   const char *name;      /* depot_option_* name, DEPOT_<NAME> in the environment */
   const char *glibc_env; /* glibc's environment spelling */
   int mallopt_param;     /* M_* with the same meaning, or 0 */
+  bool tunable;          /* glibc.malloc.<name> in GLIBC_TUNABLES means the same */
 } opt_row;
 
 static const opt_row opt_table[OPT_COUNT] = {
-    [OPT_MMAP_THRESHOLD] = {"mmap_threshold", "MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD},
-    [OPT_TRIM_THRESHOLD] = {"trim_threshold", "MALLOC_TRIM_THRESHOLD_", M_TRIM_THRESHOLD},
-    [OPT_TOP_PAD] = {"top_pad", "MALLOC_TOP_PAD_", M_TOP_PAD},
-    [OPT_MMAP_MAX] = {"mmap_max", "MALLOC_MMAP_MAX_", M_MMAP_MAX},
-    [OPT_ARENA_MAX] = {"arena_max", "MALLOC_ARENA_MAX", M_ARENA_MAX},
-    [OPT_ARENA_TEST] = {"arena_test", "MALLOC_ARENA_TEST", M_ARENA_TEST},
-    [OPT_PERTURB] = {"perturb", "MALLOC_PERTURB_", M_PERTURB},
-    [OPT_TRACE] = {"trace", NULL, 0},
-    [OPT_REPORT] = {"report", NULL, 0},
-    [OPT_DECAY_MS] = {"decay_ms", NULL, 0},
-    [OPT_TCACHE_MAX] = {"tcache_max", NULL, 0},
-    [OPT_TCACHE_COUNT] = {"tcache_count", NULL, 0},
+    [OPT_MMAP_THRESHOLD] = {"mmap_threshold", "MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, true},
+    [OPT_TRIM_THRESHOLD] = {"trim_threshold", "MALLOC_TRIM_THRESHOLD_", M_TRIM_THRESHOLD, true},
+    [OPT_TOP_PAD] = {"top_pad", "MALLOC_TOP_PAD_", M_TOP_PAD, true},
+    [OPT_MMAP_MAX] = {"mmap_max", "MALLOC_MMAP_MAX_", M_MMAP_MAX, true},
+    [OPT_ARENA_MAX] = {"arena_max", "MALLOC_ARENA_MAX", M_ARENA_MAX, true},
+    [OPT_ARENA_TEST] = {"arena_test", "MALLOC_ARENA_TEST", M_ARENA_TEST, true},
+    [OPT_PERTURB] = {"perturb", "MALLOC_PERTURB_", M_PERTURB, true},
+    [OPT_TRACE] = {"trace", NULL, 0, false},
+    [OPT_REPORT] = {"report", NULL, 0, false},
+    [OPT_DECAY_MS] = {"decay_ms", NULL, 0, false},
+    [OPT_TCACHE_MAX] = {"tcache_max", NULL, 0, true},
+    [OPT_TCACHE_COUNT] = {"tcache_count", NULL, 0, true},
 };
 
 /* Apply one value with glibc's acceptance rules.  Returns false if the
@@ -117,7 +122,7 @@ static bool opt_apply(enum opt_id id, long v) {
      * glibc caps glibc.malloc.tcache_max */
     if (v < 0)
       return false;
-    dp_opt.tcache_max = (size_t)v < TC_MAX_CHUNK - 16 ? (size_t)v : TC_MAX_CHUNK - 16;
+    dp_opt.tcache_max = (size_t)v < TCACHE_MAX_REQUEST ? (size_t)v : TCACHE_MAX_REQUEST;
     break;
   case OPT_TCACHE_COUNT:
     /* glibc's range for glibc.malloc.tcache_count (0 turns the caches
@@ -239,7 +244,7 @@ void dp_options_init(void) {
     const opt_row *r = &opt_table[id];
     /* DEPOT_<NAME>, then glibc's tunable, then its MALLOC_*_ spelling */
     const char *v = env_find_depot(r->name);
-    if (!v && (r->glibc_env || id == OPT_TCACHE_MAX || id == OPT_TCACHE_COUNT))
+    if (!v && r->tunable)
       v = tunable_find(r->name, tbuf, sizeof tbuf);
     if (!v)
       v = env_find(r->glibc_env);

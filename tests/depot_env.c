@@ -162,15 +162,11 @@ static unsigned long long cached_now(void) {
 }
 
 /* n blocks of size bytes, all freed (the newest last) */
-static void alloc_free(size_t n, size_t size) {
+static void alloc_free(int n, size_t size) {
   void *v[64];
   REQUIRE(n <= 64);
-  for (size_t i = 0; i < n; i++) {
-    v[i] = malloc(opaque_size(size));
-    REQUIRE(v[i] != NULL);
-    memset(v[i], 3, size);
-  }
-  for (size_t i = 0; i < n; i++) free(v[i]);
+  t_alloc_filled(v, n, size, 3);
+  for (int i = 0; i < n; i++) free(v[i]);
 }
 
 static void m_tc_off(void) {

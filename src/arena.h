@@ -94,6 +94,8 @@ void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs);
 bool dp_arena_trim(dp_arena *a, size_t pad, bool full);
 void dp_arena_before_map(dp_arena *a, size_t size); /* a block of size is about to be mapped */
 void dp_arena_check(dp_arena *a);
+/* a mapping of len bytes was freed whose like now comes from the heap */
+void dp_arena_note_big_free(size_t len);
 /* the segment of an out-of-arena chunk, validated; fatal on garbage */
 dp_segment *dp_chunk_segment(const char *func, const void *mem);
 dp_arena *dp_arena_pick(void);

@@ -140,12 +140,18 @@ bool dp_large_recently_freed(const void *mem) {
   return r;
 }
 
-static void dynamic_threshold(size_t size) {
-  if (!__atomic_load_n(&dp_opt.mmap_threshold_fixed, __ATOMIC_RELAXED) && size > dp_opt.mmap_threshold &&
-      size <= MAX_DYN_MMAP_THRESHOLD) {
+/* glibc's dynamic threshold: a freed mapping of up to 32 MiB raises the
+ * threshold to its size (requests like it come from the heap from now on)
+ * and the trim threshold to twice that.  True if its size is now below
+ * the threshold: a block like it would come from the heap. */
+static bool dynamic_threshold(size_t size) {
+  if (__atomic_load_n(&dp_opt.mmap_threshold_fixed, __ATOMIC_RELAXED) || size > MAX_DYN_MMAP_THRESHOLD)
+    return false;
+  if (size > dp_opt.mmap_threshold) {
     __atomic_store_n(&dp_opt.mmap_threshold, size, __ATOMIC_RELAXED);
     __atomic_store_n(&dp_opt.trim_threshold, 2 * size, __ATOMIC_RELAXED);
   }
+  return true;
 }
 
 void dp_large_free(void *mem) {
@@ -163,8 +169,10 @@ void dp_large_free(void *mem) {
   st.bytes -= len;
   st.total_unmaps++;
   recent[recent_next++ % RECENT] = (uintptr_t)mem;
-  dynamic_threshold(chunk_size(c));
+  bool to_heap = dynamic_threshold(chunk_size(c));
   dp_lock_release(&large_lock);
+  if (to_heap)
+    dp_arena_note_big_free(len);
   if (dp_opt.perturb)
     memset(mem, dp_opt.perturb, chunk_usable(c) > 4096 ? 4096 : chunk_usable(c));
   dp_os_munmap(m, len);

@@ -194,8 +194,9 @@ void dp_tcache_flush_bin(dp_tcache *tc, unsigned cls, uint32_t keep) {
 
 /* A block of another thread's arena is kept aside, never handed out here
  * (the next malloc of this thread must not land on a cache line that the
- * owner's neighbouring blocks share: passive false sharing); a full list
- * goes home as batches, without the owners' locks. */
+ * owner's neighbouring blocks share: passive false sharing); a list a
+ * quarter of the class's limit long goes home as one batch, without the
+ * owner's lock. */
 static void xsend(dp_tcache *tc, unsigned cls);
 
 void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem, dp_arena *owner) {
@@ -209,7 +210,11 @@ void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem, dp_arena *ow
     tc->xtail[cls] = mem;
   }
   tc_push(tc, x, mem);
-  if (x->count >= tc->bins[cls].limit)
+  /* a quarter of the class's limit: blocks waiting here are memory no
+   * thread can use (rptest-2t peak RSS 16.8 -> 13.6 MiB, larson-2t and
+   * xmalloc-test-2t 5-25% less, their times unchanged, against a full
+   * limit) */
+  if (x->count >= (tc->bins[cls].limit + 3) / 4)
     xsend(tc, cls);
 }
 

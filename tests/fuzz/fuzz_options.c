@@ -144,19 +144,12 @@ static const dp_options defaults = {
     .tcache_count = -1,
 };
 
-/* the value the environment gives option `upper` (DEPOT_ name first, then
- * glibc's), as options.c documents it: the first such entry wins */
-static const char *ref_env(char **env, const char *depot, const char *glibc) {
-  size_t n = strlen(depot);
+/* the value of the first "name=" entry of env, or NULL */
+static const char *ref_env(char **env, const char *name) {
+  size_t n = strlen(name);
   for (char **e = env; *e; e++)
-    if (strncmp(*e, depot, n) == 0 && (*e)[n] == '=')
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
       return *e + n + 1;
-  if (glibc) {
-    n = strlen(glibc);
-    for (char **e = env; *e; e++)
-      if (strncmp(*e, glibc, n) == 0 && (*e)[n] == '=')
-        return *e + n + 1;
-  }
   return NULL;
 }
 
@@ -164,7 +157,7 @@ static const char *ref_env(char **env, const char *depot, const char *glibc) {
  * ':', the first item for the name wins; a value of 32 bytes or more is
  * not read (options.c's buffer) */
 static const char *ref_tunable(char **env, const char *name, char *buf) {
-  const char *t = ref_env(env, "GLIBC_TUNABLES", NULL);
+  const char *t = ref_env(env, "GLIBC_TUNABLES");
   if (!t)
     return NULL;
   char item[4200];
@@ -189,6 +182,18 @@ static const char *ref_tunable(char **env, const char *name, char *buf) {
   }
 }
 
+/* an option's value as options.c looks for it: DEPOT_<NAME>, then
+ * glibc.malloc.<tunable> (if it has one), then glibc's spelling (if any) */
+static const char *ref_lookup(char **env, const char *depot, const char *tunable,
+                              const char *glibc, char *buf) {
+  const char *v = ref_env(env, depot);
+  if (!v && tunable)
+    v = ref_tunable(env, tunable, buf);
+  if (!v && glibc)
+    v = ref_env(env, glibc);
+  return v;
+}
+
 /* value of an environment string as options.c reads it: false if refused */
 static bool ref_env_value(const char *v, long *out) {
   size_t x;
@@ -204,32 +209,35 @@ static bool ref_env_value(const char *v, long *out) {
   return true;
 }
 
+/* the options as the documentation lists them, in options.c's order (the
+ * switches below go by this position): name for depot_option_*, its
+ * DEPOT_ variable, glibc's spelling, and whether glibc.malloc.<name> in
+ * GLIBC_TUNABLES sets it */
+static const struct ref_opt {
+  const char *name, *depot, *glibc;
+  bool tunable;
+} ref_opts[] = {
+    {"mmap_threshold", "DEPOT_MMAP_THRESHOLD", "MALLOC_MMAP_THRESHOLD_", true},
+    {"trim_threshold", "DEPOT_TRIM_THRESHOLD", "MALLOC_TRIM_THRESHOLD_", true},
+    {"top_pad", "DEPOT_TOP_PAD", "MALLOC_TOP_PAD_", true},
+    {"mmap_max", "DEPOT_MMAP_MAX", "MALLOC_MMAP_MAX_", true},
+    {"arena_max", "DEPOT_ARENA_MAX", "MALLOC_ARENA_MAX", true},
+    {"arena_test", "DEPOT_ARENA_TEST", "MALLOC_ARENA_TEST", true},
+    {"perturb", "DEPOT_PERTURB", "MALLOC_PERTURB_", true},
+    {"trace", "DEPOT_TRACE", NULL, false},
+    {"report", "DEPOT_REPORT", NULL, false},
+    {"decay_ms", "DEPOT_DECAY_MS", NULL, false},
+    {"tcache_max", "DEPOT_TCACHE_MAX", NULL, true},
+    {"tcache_count", "DEPOT_TCACHE_COUNT", NULL, true},
+};
+#define N_REF_OPTS ((int)(sizeof ref_opts / sizeof ref_opts[0]))
+
 static void ref_options(char **env, dp_options *o) {
-  static const char *const dn[] = {"DEPOT_MMAP_THRESHOLD", "DEPOT_TRIM_THRESHOLD",
-                                   "DEPOT_TOP_PAD",        "DEPOT_MMAP_MAX",
-                                   "DEPOT_ARENA_MAX",      "DEPOT_ARENA_TEST",
-                                   "DEPOT_PERTURB",        "DEPOT_TRACE",
-                                   "DEPOT_REPORT",         "DEPOT_DECAY_MS",
-                                   "DEPOT_TCACHE_MAX",     "DEPOT_TCACHE_COUNT"};
-  static const char *const gn[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
-                                   "MALLOC_TOP_PAD_",        "MALLOC_MMAP_MAX_",
-                                   "MALLOC_ARENA_MAX",       "MALLOC_ARENA_TEST",
-                                   "MALLOC_PERTURB_",        NULL,
-                                   NULL,                     NULL,
-                                   NULL,                     NULL};
-  /* glibc.malloc.<name> in GLIBC_TUNABLES, between the two */
-  static const char *const tn[] = {"mmap_threshold", "trim_threshold", "top_pad",
-                                   "mmap_max",       "arena_max",      "arena_test",
-                                   "perturb",        NULL,             NULL,
-                                   NULL,             "tcache_max",     "tcache_count"};
   *o = defaults;
-  for (int id = 0; id < 12; id++) {
+  for (int id = 0; id < N_REF_OPTS; id++) {
+    const struct ref_opt *r = &ref_opts[id];
     char tb[32];
-    const char *v = ref_env(env, dn[id], NULL);
-    if (!v && tn[id])
-      v = ref_tunable(env, tn[id], tb);
-    if (!v && gn[id])
-      v = ref_env(env, gn[id], NULL);
+    const char *v = ref_lookup(env, r->depot, r->tunable ? r->name : NULL, r->glibc, tb);
     if (!v)
       continue;
     if (id == 8 && v[0] && !(v[0] >= '0' && v[0] <= '9')) {
@@ -290,11 +298,7 @@ static void check_env(char *text) {
   /* DEPOT_MXFAST (MALLOC_MXFAST_): a request size up to 1016 -> its chunk size */
   size_t want_fast = FAST_UNSET, mx;
   char mtb[32];
-  const char *mxv = ref_env(lines, "DEPOT_MXFAST", NULL);
-  if (!mxv)
-    mxv = ref_tunable(lines, "mxfast", mtb);
-  if (!mxv)
-    mxv = ref_env(lines, "MALLOC_MXFAST_", NULL);
+  const char *mxv = ref_lookup(lines, "DEPOT_MXFAST", "mxfast", "MALLOC_MXFAST_", mtb);
   if (mxv && ref_parse(mxv, &mx) && mx <= 1016) {
     want_fast = mx ? (mx + 8 + 15) & ~(size_t)15 : 0;
     if (mx && want_fast < 32)
@@ -341,10 +345,6 @@ static void check_env(char *text) {
 
 /* ---- mode 2: depot_option_set / get by name ----------------------------- */
 static void check_set(char *text) {
-  static const char *const names[] = {"mmap_threshold", "trim_threshold", "top_pad",
-                                      "mmap_max",       "arena_max",      "arena_test",
-                                      "perturb",        "trace",          "report",
-                                      "decay_ms",       "tcache_max",     "tcache_count"};
   char *nl = strchr(text, '\n');
   long value = 0;
   if (nl) {
@@ -352,8 +352,8 @@ static void check_set(char *text) {
     value = strtol(nl + 1, NULL, 0);
   }
   int id = -1;
-  for (int i = 0; i < 12; i++)
-    if (strcasecmp(names[i], text) == 0)
+  for (int i = 0; i < N_REF_OPTS; i++)
+    if (strcasecmp(ref_opts[i].name, text) == 0)
       id = i;
   dp_opt = defaults;
   errno = 0;

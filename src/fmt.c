@@ -22,7 +22,56 @@ static void line_put(dp_line *l, const char *s, size_t n) {
   }
 }
 
-void dp_line_str(dp_line *l, const char *s) { line_put(l, s, strlen(s)); }
+/* byte loops the compiler must not turn back into libc calls */
+#if defined(__clang__)
+#define DP_NO_LIBCALL
+#else
+#define DP_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+
+DP_NO_LIBCALL size_t dp_strlen(const char *s) {
+  size_t n = 0;
+  while (s[n])
+    n++;
+  return n;
+}
+
+bool dp_strneq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (a[i] != b[i])
+      return false;
+    if (!a[i])
+      return true; /* both end here */
+  }
+  return true;
+}
+
+static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+bool dp_strcaseeq(const char *a, const char *b) {
+  for (;; a++, b++) {
+    if (ascii_lower(*a) != ascii_lower(*b))
+      return false;
+    if (!*a)
+      return true;
+  }
+}
+
+const char *dp_strchr_or_end(const char *s, char c) {
+  while (*s && *s != c)
+    s++;
+  return s;
+}
+
+bool dp_strcontains(const char *s, const char *needle) {
+  size_t n = dp_strlen(needle);
+  for (; *s; s++)
+    if (dp_strneq(s, needle, n))
+      return true;
+  return n == 0;
+}
+
+void dp_line_str(dp_line *l, const char *s) { line_put(l, s, dp_strlen(s)); }
 
 void dp_line_u(dp_line *l, uint64_t v) {
   char tmp[24];

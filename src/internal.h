@@ -104,6 +104,14 @@ void dp_line_size(dp_line *l, uint64_t bytes); /* 12.3 MiB */
 void dp_line_pad(dp_line *l, size_t col);
 void dp_line_flush(dp_line *l, int fd);
 size_t dp_parse_size(const char *s, bool *ok); /* 123, 64k, 1M, 0x10 */
+/* The string helpers depot needs before main, in depot's own pages: libc's
+ * (IFUNC-chosen vector versions) would fault in code pages, with their
+ * 64 KiB fault-around, that a small program never touches otherwise. */
+size_t dp_strlen(const char *s);
+bool dp_strneq(const char *a, const char *b, size_t n); /* the first n bytes match */
+bool dp_strcaseeq(const char *a, const char *b);      /* equal, ASCII case ignored */
+const char *dp_strchr_or_end(const char *s, char c);  /* first c, or the final NUL */
+bool dp_strcontains(const char *s, const char *needle);
 
 /* ---- fault.c -------------------------------------------------------- */
 __attribute__((noreturn)) DEPOT_COLD void dp_fatal(const char *func, const char *what,

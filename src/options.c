@@ -161,9 +161,9 @@ static long opt_value(enum opt_id id) {
 static const char *env_find(const char *name) {
   if (!environ || !name)
     return NULL;
-  size_t n = strlen(name);
+  size_t n = dp_strlen(name);
   for (char **e = environ; *e; e++)
-    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+    if (dp_strneq(*e, name, n) && (*e)[n] == '=')
       return *e + n + 1;
   return NULL;
 }
@@ -184,10 +184,10 @@ static const char *env_find_depot(const char *name) {
   if (!environ)
     return NULL;
   for (char **e = environ; *e; e++) {
-    if (strncmp(*e, "DEPOT_", 6) != 0)
+    if (!dp_strneq(*e, "DEPOT_", 6))
       continue;
-    const char *k = *e + 6, *eq = strchr(k, '=');
-    if (eq && name_eq_upper(name, k, (size_t)(eq - k)))
+    const char *k = *e + 6, *eq = dp_strchr_or_end(k, '=');
+    if (*eq && name_eq_upper(name, k, (size_t)(eq - k)))
       return eq + 1;
   }
   return NULL;
@@ -197,12 +197,14 @@ static const char *env_find_depot(const char *name) {
  * its value copied into buf (which ends it at the ':'), or NULL */
 static const char *tunable_find(const char *name, char *buf, size_t cap) {
   const char *t = env_find("GLIBC_TUNABLES");
-  size_t n = strlen(name);
+  size_t n = dp_strlen(name);
   for (const char *item = t; item && *item;) {
-    const char *end = strchr(item, ':');
-    size_t len = end ? (size_t)(end - item) : strlen(item);
-    if (len > 13 + n && strncmp(item, "glibc.malloc.", 13) == 0 &&
-        strncmp(item + 13, name, n) == 0 && item[13 + n] == '=') {
+    const char *end = dp_strchr_or_end(item, ':');
+    size_t len = (size_t)(end - item);
+    if (!*end)
+      end = NULL;
+    if (len > 13 + n && dp_strneq(item, "glibc.malloc.", 13) &&
+        dp_strneq(item + 13, name, n) && item[13 + n] == '=') {
       size_t vl = len - 14 - n;
       if (vl >= cap)
         return NULL;
@@ -218,7 +220,7 @@ static const char *tunable_find(const char *name, char *buf, size_t cap) {
 /* does environment variable `name` contain `needle`? (no getenv, no malloc) */
 bool dp_env_contains(const char *name, const char *needle) {
   const char *v = env_find(name);
-  return v && strstr(v, needle) != NULL;
+  return v && dp_strcontains(v, needle);
 }
 
 void dp_set_mxfast(size_t request) {
@@ -253,7 +255,7 @@ void dp_options_init(void) {
     if (id == OPT_REPORT && v[0] && !(v[0] >= '0' && v[0] <= '9')) {
       /* DEPOT_REPORT=stdout|stderr */
       dp_opt.report = true;
-      dp_opt.report_fd = strcmp(v, "stdout") == 0 ? 1 : 2;
+      dp_opt.report_fd = dp_strneq(v, "stdout", sizeof "stdout") ? 1 : 2;
       continue;
     }
     bool ok;
@@ -290,7 +292,7 @@ static int opt_lookup(const char *name) {
   if (!name)
     return -1;
   for (int id = 0; id < OPT_COUNT; id++)
-    if (strcasecmp(opt_table[id].name, name) == 0)
+    if (dp_strcaseeq(opt_table[id].name, name))
       return id;
   return -1;
 }

@@ -108,7 +108,7 @@ static void kv(int fd, const char *k, uint64_t v, bool size) {
   dp_line_flush(&l, fd);
 }
 
-static void say(int fd, const char *s) { dp_os_write(fd, s, strlen(s)); }
+static void say(int fd, const char *s) { dp_os_write(fd, s, dp_strlen(s)); }
 
 /* count, bytes and size range of one bin (caller holds the arena lock) */
 typedef struct bin_summary {
@@ -187,9 +187,7 @@ static void comm_of_self(char *buf, size_t cap) {
   if (n < 0)
     n = 0;
   buf[n] = 0;
-  char *nl = strchr(buf, '\n');
-  if (nl)
-    *nl = 0;
+  *(char *)dp_strchr_or_end(buf, '\n') = 0;
 }
 
 DEPOT_EXPORT void depot_stats_print(int fd) {
@@ -371,7 +369,7 @@ static void xb_put(xml_buf *b, const char *s, size_t n) {
   memcpy(b->p + b->len, s, n);
   b->len += n;
 }
-static void xb_str(xml_buf *b, const char *s) { xb_put(b, s, strlen(s)); }
+static void xb_str(xml_buf *b, const char *s) { xb_put(b, s, dp_strlen(s)); }
 static void xb_u(xml_buf *b, uint64_t v) {
   dp_line l = {.len = 0};
   dp_line_u(&l, v);

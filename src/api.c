@@ -43,6 +43,7 @@ int DEPOT_NAME(malloc_trim)(size_t pad);
 
 uint64_t dp_secret;
 uint64_t dp_tc_key;
+uint64_t dp_tag_mult;
 bool dp_valgrind;
 _Atomic int dp_initialized;
 static dp_lock init_lock = DP_LOCK_INIT;
@@ -61,6 +62,7 @@ void dp_init_slow(void) {
     dp_valgrind = dp_vg_detect() && dp_env_contains("LD_PRELOAD", "vgpreload_memcheck");
     dp_secret = dp_os_random() & ~(uint64_t)15; /* keep decoded links 16-aligned */
     dp_tc_key = dp_os_random();
+    dp_tag_mult = dp_os_random() | 1;
     dp_arena_init(&dp_main_arena, 0);
     dp_tcache_global_init();
     atomic_store_explicit(&dp_initialized, 1, memory_order_release);
@@ -335,7 +337,7 @@ home:
   dp_chunk *up[32];
   unsigned nup = 0;
   for (dp_chunk *n = chunk_at(c, cs); tc->live && nup < 32;) {
-    size_t h = head_load(n), ns = h & ~C_FLAGS;
+    size_t h = head_load(n), ns = head_size(h);
     if (!(h & C_INUSE) || (h & C_MMAPPED) || ns < DP_MINCHUNK || ns > TC_MAX_CHUNK ||
         !dp_tcache_remove(tc, tc_class_floor(ns), chunk2mem(n), 8))
       break;
@@ -372,7 +374,7 @@ DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, const dp_pm_
     free_slow(p, "free");
     return;
   }
-  size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED), cs = head & ~C_FLAGS;
+  size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED), cs = head_size(head);
   if ((head & (C_INUSE | C_MMAPPED)) == C_INUSE && cs >= DP_MINCHUNK && cs <= TC_MAX_CHUNK &&
       tc->epoch == atomic_load_explicit(&dp_options_epoch, memory_order_relaxed)) {
     unsigned cls = tc_class_floor(cs);
@@ -385,7 +387,43 @@ DEPOT_NOINLINE static void free_other_arena(dp_tcache *tc, void *p, const dp_pm_
   free_slow(p, "free");
 }
 
-DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
+/* p is a block of this thread's arena that is out, head its header, cs
+ * its size: into the thread cache if its list has room.  False: free_slow
+ * takes it. */
+DEPOT_INLINE bool free_cached(dp_tcache *tc, void *p, size_t head, size_t cs) {
+  uintptr_t a = (uintptr_t)p;
+  void **w = p;
+  /* a block that borders the top, freed while this thread gives memory
+   * back, goes home now (the top can shrink; see free_work) */
+  if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&tc->arena->top_pub, __ATOMIC_RELAXED)) &&
+      tc_giving_back(tc, 1))
+    return false;
+  if (likely(cs <= TC_EXACT_MAX)) {
+    dp_tc_bin *b = &tc->bins[cs >> 4];
+    if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
+      w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
+      w[1] = (void *)tc->key;
+      b->head = p;
+      b->count++;
+      tc->nfree++;
+      return true;
+    }
+  } else if (cs <= TC_MAX_CHUNK && !(head & C_MMAPPED)) {
+    dp_tc_bin *b = &tc->bins[tc_class_floor(cs)];
+    if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
+      tc_push(tc, b, p);
+      tc->nfree++;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* free() of a block whose header did not vouch for it (untagged: another
+ * arena's, 64 MiB or more, near the start of a page; or not a block at
+ * all): the pagemap says whose it is and the start bitmap whether it is
+ * out. */
+DEPOT_NOINLINE static void free_mapped(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
@@ -395,45 +433,42 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
      * tc->arena is never NULL (the empty cache has an arena of its own
      * that owns no granule), so a match means the granule is registered:
      * it has a bitmap, written before its arena was (pagemap.c) */
-    dp_arena *ar = tc->arena;
     dp_arena *own = __atomic_load_n(&e->arena, __ATOMIC_ACQUIRE);
-    if (unlikely(own != ar)) {
+    if (unlikely(own != tc->arena)) {
       free_other_arena(tc, p, e);
       return;
     }
     const uint64_t *starts = __atomic_load_n(&e->starts, __ATOMIC_RELAXED);
     if (likely((__atomic_load_n(&starts[(a >> 10) & 63], __ATOMIC_RELAXED) >> ((a >> 4) & 63)) &
                1)) {
-      void **w = p;
       size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
-      size_t cs = head & ~C_FLAGS;
-      /* a block that borders the top, freed while this thread gives memory
-       * back, goes home now (the top can shrink; see free_work) */
-      if (unlikely(a - 16 + cs == (uintptr_t)__atomic_load_n(&ar->top_pub, __ATOMIC_RELAXED)) &&
-          tc_giving_back(tc, 1))
-        goto slow;
-      if (likely(cs <= TC_EXACT_MAX)) {
-        dp_tc_bin *b = &tc->bins[cs >> 4];
-        if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
-          w[0] = (void *)((uintptr_t)b->head ^ (a >> 12) ^ tc->secret);
-          w[1] = (void *)tc->key;
-          b->head = p;
-          b->count++;
-          tc->nfree++;
-          return;
-        }
-      } else if (cs <= TC_MAX_CHUNK && !(head & C_MMAPPED)) {
-        dp_tc_bin *b = &tc->bins[tc_class_floor(cs)];
-        if (likely(b->count < b->limit && w[1] != (void *)tc->key)) {
-          tc_push(tc, b, p);
-          tc->nfree++;
-          return;
-        }
-      }
+      if (free_cached(tc, p, head, head_size(head)))
+        return;
     }
   }
-slow:
   free_slow(p, "free");
+}
+
+/* The fast path.  The header's tag (chunk.h) vouches that p is a block of
+ * this thread's arena that is out: no pagemap, no start bitmap.  p must be
+ * 16-aligned and inside the arena's tag range (the brk heap: every page of
+ * it is mapped, so p - 8 can be read whatever p is); anything else, and
+ * every header that does not vouch, takes free_mapped. */
+DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
+  dp_tcache *tc = dp_tc;
+  uintptr_t a = (uintptr_t)p;
+  const dp_arena *ar = tc->arena;
+  if (likely((a & 15) == 0 && a - __atomic_load_n(&ar->tag_lo, __ATOMIC_RELAXED) <
+                                  __atomic_load_n(&ar->tag_span, __ATOMIC_RELAXED))) {
+    size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
+    if (likely(((((a * tc->tag_mult) | C_TAGGED) ^ head) >> C_TAG_SHIFT) == tc->arena_id)) {
+      if (likely(free_cached(tc, p, head, head & ~C_TAG_BITS & ~C_FLAGS)))
+        return;
+      free_slow(p, "free");
+      return;
+    }
+  }
+  free_mapped(p);
 }
 
 /* ---- calloc ---------------------------------------------------------- */

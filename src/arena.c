@@ -100,7 +100,7 @@ DEPOT_INLINE void set_top(dp_arena *a, dp_chunk *t) {
 }
 
 static void bin_insert(dp_arena *a, dp_chunk *c) {
-  size_t s = chunk_size(c);
+  size_t s = untagged_size(c);
   unsigned i = bin_index(s);
   dp_chunk *h = a->bins[i];
   c->fd_enc = link_encode(&c->fd_enc, h);
@@ -119,7 +119,7 @@ DEPOT_COLD static void corrupt(const void *where) {
 }
 
 static void bin_unlink(dp_arena *a, dp_chunk *c) {
-  size_t s = chunk_size(c);
+  size_t s = untagged_size(c);
   unsigned i = bin_index(s);
   dp_chunk *fd = link_fd(c), *bk = link_bk(c);
   if (unlikely(DP_BAD_LINK((uintptr_t)fd | (uintptr_t)bk)))
@@ -158,8 +158,8 @@ static dp_chunk *bins_find(dp_arena *a, size_t cs) {
       return c;
   } else {
     for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c)) {
-      size_t s = chunk_size(c);
-      if (s >= cs && (!best || s < chunk_size(best))) {
+      size_t s = untagged_size(c);
+      if (s >= cs && (!best || s < untagged_size(best))) {
         best = c;
         if (s == cs)
           break;
@@ -174,7 +174,7 @@ static dp_chunk *bins_find(dp_arena *a, size_t cs) {
   best = c = a->bins[j];
   if (j >= ARENA_NSMALL)
     for (int k = 0; c && k < FIT_SCAN; k++, c = link_fd(c))
-      if (chunk_size(c) < chunk_size(best))
+      if (untagged_size(c) < untagged_size(best))
         best = c;
   return best;
 }
@@ -184,7 +184,7 @@ static dp_chunk *bins_find(dp_arena *a, size_t cs) {
  * lowers `fresh` with the break), e.g. the pad a trim kept. */
 static bool top_dirty_fits(const dp_arena *a, size_t cs) {
   const dp_chunk *t = a->top;
-  return t && chunk_size(t) >= cs + DP_MINCHUNK &&
+  return t && untagged_size(t) >= cs + DP_MINCHUNK &&
          (uintptr_t)t + cs + DP_MINCHUNK <= a->seg_top->fresh;
 }
 
@@ -208,10 +208,22 @@ DEPOT_INLINE void out_add(dp_arena *a, size_t bytes) {
     a->out_peak = a->out_bytes;
 }
 
-/* the chunk leaves the arena: INUSE, next's PREV_INUSE, start bit */
+/* the header of a chunk that is out (start bit set), size s, flags f:
+ * tagged with its address and this arena when under 64 MiB (chunk.h) */
+DEPOT_INLINE size_t out_head(const dp_arena *a, const dp_chunk *c, size_t s, size_t f) {
+  size_t h = s | f;
+  if (s < C_TAG_MAX_SIZE)
+    h |= chunk_tag(chunk2mem(c), dp_tag_mult, (uint64_t)a->index + 1);
+  return h;
+}
+
+/* a chunk's start bit is about to be cleared: its tag goes first */
+DEPOT_INLINE void untag(dp_chunk *c) { head_store(c, head_untag(head_load(c))); }
+
+/* the chunk leaves the arena: INUSE and tagged, next's PREV_INUSE, start bit */
 static void mark_out(dp_arena *a, dp_chunk *c) {
-  size_t s = chunk_size(c);
-  head_store(c, (head_load(c) & (C_PREV_INUSE)) | s | C_INUSE);
+  size_t s = untagged_size(c);
+  head_store(c, out_head(a, c, s, (head_load(c) & C_PREV_INUSE) | C_INUSE));
   head_store(chunk_at(c, s), head_load(chunk_at(c, s)) | C_PREV_INUSE);
   dp_pm_entry *e = dp_pagemap_get((uintptr_t)chunk2mem(c));
   DEPOT_ASSERT(e && e->seg);
@@ -222,7 +234,7 @@ static void mark_out(dp_arena *a, dp_chunk *c) {
 /* c is free and unlinked, size S >= cs: keep cs, bin the rest if it can
  * stand alone as a chunk */
 static void split_free(dp_arena *a, dp_chunk *c, size_t cs) {
-  size_t S = chunk_size(c);
+  size_t S = untagged_size(c);
   if (S - cs >= DP_MINCHUNK) {
     dp_chunk *r = chunk_at(c, cs);
     head_store(r, (S - cs) | C_PREV_INUSE | (head_load(c) & C_CLEAN));
@@ -268,7 +280,7 @@ static void retire_top(dp_arena *a) {
   dp_chunk *t = a->top;
   if (!t)
     return;
-  size_t T = chunk_size(t);
+  size_t T = untagged_size(t);
   chunk_at(t, T)->prev_size = T;
   bin_insert(a, t);
   set_top(a, NULL);
@@ -302,11 +314,22 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
 
 static dp_segment *brk_seg; /* depot's newest brk segment, ending at brk_end */
 
+/* The break moved: the range where free() reads headers without the
+ * pagemap is the current brk segment, [base, brk_end), every page of it
+ * mapped: from base + 8 on, p - 8 is inside too.  (Not base + 16, the
+ * first block's address: memcheck would take the word for a pointer to
+ * that block and miss its leak.) */
+static void tag_range_brk(dp_arena *a) {
+  uintptr_t lo = brk_seg->base + 8;
+  __atomic_store_n(&a->tag_lo, lo, __ATOMIC_RELAXED);
+  __atomic_store_n(&a->tag_span, brk_end > lo ? brk_end - lo : 0, __ATOMIC_RELAXED);
+}
+
 /* Grow the main arena's brk heap (or start it).  need: bytes the top
  * must hold.  False if brk cannot give them. */
 static bool grow_brk(dp_arena *a, size_t need) {
   dp_segment *s = brk_seg;
-  size_t have = (s && a->seg_top == s) ? chunk_size(a->top) : 0;
+  size_t have = (s && a->seg_top == s) ? untagged_size(a->top) : 0;
   size_t missing = need > have ? need - have : 0;
   if (missing > (size_t)PTRDIFF_MAX / 2)
     return false;
@@ -343,7 +366,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
       make_seg_top(a, s);
     if (s->fresh < old_end + 16)
       s->fresh = old_end + 16;
-    head_store(a->top, (chunk_size(a->top) + (new_end - old_end)) | (head_load(a->top) & C_PREV_INUSE));
+    head_store(a->top, (untagged_size(a->top) + (new_end - old_end)) | (head_load(a->top) & C_PREV_INUSE));
     __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
     write_fence(new_end);
     a->system_bytes += new_end - old_end;
@@ -376,6 +399,7 @@ static bool grow_brk(dp_arena *a, size_t need) {
     brk_seg = ns;
   }
   brk_end = new_brk;
+  tag_range_brk(a);
   if (brk_end - dp_heap_start > dp_heap_peak)
     dp_heap_peak = brk_end - dp_heap_start;
   return true;
@@ -464,7 +488,7 @@ static bool spill_thread_cache(dp_arena *a);
 /* the top, whose size must reach its segment's end exactly */
 static dp_chunk *top_checked(dp_arena *a) {
   dp_chunk *c = a->top;
-  if (unlikely((uintptr_t)c + chunk_size(c) != a->seg_top->end)) /* an overflow hit its header */
+  if (unlikely((uintptr_t)c + untagged_size(c) != a->seg_top->end)) /* an overflow hit its header */
     dp_fatal("malloc", "corrupted top size at", chunk2mem(c));
   return c;
 }
@@ -481,7 +505,7 @@ static void top_moved(dp_arena *a, dp_chunk *t) {
 /* carve cs from the top; the top keeps at least 32 bytes */
 static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   dp_chunk *c = top_checked(a);
-  size_t T = chunk_size(c);
+  size_t T = untagged_size(c);
   DEPOT_ASSERT(T >= cs + DP_MINCHUNK);
   dp_chunk *t = chunk_at(c, cs);
   head_store(t, (T - cs) | C_PREV_INUSE);
@@ -498,14 +522,14 @@ static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
  * blocks from the top: fragmentation's fill phase, binary-trees) */
 static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
   dp_chunk *c = top_checked(a);
-  size_t T = chunk_size(c), all = k * cs;
+  size_t T = untagged_size(c), all = k * cs;
   DEPOT_ASSERT(T >= all + DP_MINCHUNK);
   size_t prev = head_load(c) & C_PREV_INUSE;
   dp_pm_entry *e = NULL;
   uintptr_t granule = 0;
   for (size_t j = 0; j < k; j++) {
     dp_chunk *b = chunk_at(c, j * cs);
-    head_store(b, cs | C_INUSE | prev);
+    head_store(b, out_head(a, b, cs, C_INUSE | prev));
     prev = C_PREV_INUSE;
     uintptr_t mem = (uintptr_t)chunk2mem(b);
     if (!e || mem >> DP_GRANULE_SHIFT != granule) {
@@ -526,7 +550,7 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
   if (zeroed)
     *zeroed = false;
   dp_chunk *c = bins_take(a, cs);
-  if (!c && (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) &&
+  if (!c && (!a->top || untagged_size(a->top) < cs + DP_MINCHUNK) &&
       (spill_thread_cache(a) || a->fast_bytes ||
        __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED))) {
     consolidate(a); /* coalescing may already hold what growing would add */
@@ -535,7 +559,7 @@ dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
   if (c) {
     split_free(a, c, cs);
   } else {
-    if (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK)
+    if (!a->top || untagged_size(a->top) < cs + DP_MINCHUNK)
       if (!arena_grow(a, cs))
         return NULL;
     c = top_take(a, cs, zeroed);
@@ -551,7 +575,7 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
   while (got < n) {
     dp_chunk *c = bins_take(a, cs);
     if (c) {
-      size_t S = chunk_size(c);
+      size_t S = untagged_size(c);
       while (got < n - 1 && S - cs >= cs + DP_MINCHUNK) {
         /* cut one more piece off the front and keep going */
         dp_chunk *rest = chunk_at(c, cs);
@@ -568,7 +592,7 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
       out[got++] = chunk2mem(c);
       continue;
     }
-    if (!a->top || chunk_size(a->top) < cs + DP_MINCHUNK) {
+    if (!a->top || untagged_size(a->top) < cs + DP_MINCHUNK) {
       if (got > 0)
         break;
       if (a->fast_bytes) {
@@ -578,7 +602,7 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
       if (!arena_grow(a, cs * (n - got)) && !arena_grow(a, cs))
         break;
     }
-    size_t fit = (chunk_size(a->top) - DP_MINCHUNK) / cs;
+    size_t fit = (untagged_size(a->top) - DP_MINCHUNK) / cs;
     size_t k = n - got < fit ? n - got : fit;
     if (k) {
       top_take_batch(a, cs, k, out + got);
@@ -602,8 +626,8 @@ dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align) {
       am = dp_align_up(mem + DP_MINCHUNK, align);
     size_t lead = am - mem, S = chunk_size(c);
     dp_chunk *c2 = chunk_at(c, lead);
-    head_store(c2, (S - lead) | C_PREV_INUSE | C_INUSE);
-    head_store(c, lead | (head_load(c) & C_PREV_INUSE) | C_INUSE);
+    head_store(c2, out_head(a, c2, S - lead, C_PREV_INUSE | C_INUSE));
+    head_store(c, lead | (head_load(c) & C_PREV_INUSE) | C_INUSE); /* untagged: freed now */
     dp_starts_set(dp_pagemap_get(am), am);
     dp_arena_free(a, c);
     c = c2;
@@ -624,28 +648,28 @@ static void purge_idle_arenas(uint64_t now);
  * clear, not counted in out_bytes) with its free neighbours and bin it.
  * Returns the size of the free chunk it became part of. */
 static size_t free_core(dp_arena *a, dp_chunk *c) {
-  size_t S = chunk_size(c);
+  size_t S = untagged_size(c);
   dp_chunk *n = chunk_at(c, S);
   if (unlikely(!(head_load(n) & C_PREV_INUSE) || !(head_load(c) & C_INUSE) || S < DP_MINCHUNK))
     dp_fatal("free", "corrupted chunk header at", chunk2mem(c));
   if (!(head_load(c) & C_PREV_INUSE)) {
     size_t ps = c->prev_size;
     dp_chunk *p = chunk_below(c, ps);
-    if (unlikely(ps & 15 || chunk_size(p) != ps || (head_load(p) & C_INUSE)))
+    if (unlikely(ps & 15 || untagged_size(p) != ps || (head_load(p) & C_INUSE)))
       dp_fatal("free", "corrupted size vs. prev_size at", chunk2mem(c));
     bin_unlink(a, p);
     c = p;
     S += ps;
   }
   if (n == a->top) {
-    S += chunk_size(n);
+    S += untagged_size(n);
     head_store(c, S | C_PREV_INUSE);
     set_top(a, c);
     return S;
   }
   if (!(head_load(n) & C_INUSE)) {
     bin_unlink(a, n);
-    S += chunk_size(n);
+    S += untagged_size(n);
   }
   head_store(c, S | C_PREV_INUSE);
   n = chunk_at(c, S);
@@ -673,7 +697,7 @@ static size_t trim_pad(void) {
 /* a brk top above the trim threshold plus pad gives back its excess */
 static void trim_excess(dp_arena *a) {
   size_t trim = __atomic_load_n(&dp_opt.trim_threshold, __ATOMIC_RELAXED), pad = trim_pad();
-  if (a->top && chunk_size(a->top) > trim + pad && a->seg_top->is_brk)
+  if (a->top && untagged_size(a->top) > trim + pad && a->seg_top->is_brk)
     dp_arena_trim(a, pad, false);
 }
 
@@ -708,6 +732,7 @@ static void after_free(dp_arena *a, size_t merged) {
 
 void dp_arena_free(dp_arena *a, dp_chunk *c) {
   uintptr_t mem = (uintptr_t)chunk2mem(c);
+  untag(c);
   dp_starts_clear(dp_pagemap_get(mem), mem);
   size_t S = chunk_size(c);
   a->out_bytes -= S;
@@ -746,16 +771,17 @@ static size_t free_batch_core(dp_arena *a, dp_chunk **cs, size_t n, bool dirty) 
     dp_chunk *c = cs[i++];
     size_t S = chunk_size(c);
     uintptr_t mem = (uintptr_t)chunk2mem(c);
+    untag(c);
     dp_starts_clear(dp_pagemap_get(mem), mem);
     a->out_bytes -= S;
     size_t all = S;
     while (i < n && cs[i] == chunk_at(c, S)) {
       dp_chunk *d = cs[i++];
-      size_t h = head_load(d), ds = h & ~C_FLAGS;
+      size_t h = head_load(d), ds = head_size(h);
       if (unlikely((h & (C_INUSE | C_PREV_INUSE | C_MMAPPED)) != (C_INUSE | C_PREV_INUSE) ||
                    ds < DP_MINCHUNK))
         dp_fatal("free", "corrupted chunk header at", chunk2mem(d));
-      head_store(d, h & ~C_INUSE); /* a stale header says "freed" (bad_pointer) */
+      head_store(d, head_untag(h) & ~C_INUSE); /* a stale header says "freed" (bad_pointer) */
       mem = (uintptr_t)chunk2mem(d);
       dp_starts_clear(dp_pagemap_get(mem), mem);
       a->out_bytes -= ds;
@@ -991,7 +1017,7 @@ bool dp_arena_drain_due(dp_arena *a, size_t extra) {
 /* Consolidate, then trim what the top may not keep.  When no trim came
  * of it, the next drain waits for twice as much. */
 void dp_arena_fast_drain(dp_arena *a) {
-  size_t held = a->fast_bytes + (a->top ? chunk_size(a->top) : 0);
+  size_t held = a->fast_bytes + (a->top ? untagged_size(a->top) : 0);
   size_t shrinks = dp_brk_shrinks;
   consolidate(a);
   trim_excess(a);
@@ -1004,21 +1030,21 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
   size_t S = chunk_size(c);
   dp_chunk *n = chunk_at(c, S);
   if (n == a->top) {
-    if (chunk_size(n) < cs - S + DP_MINCHUNK) {
+    if (untagged_size(n) < cs - S + DP_MINCHUNK) {
       /* only the brk top can grow in place */
       if (!(a->seg_top->is_brk && a == &dp_main_arena && brk_usable))
         return false;
       if (!arena_grow(a, cs - S) || a->top != n)
         return false;
     }
-    size_t T = chunk_size(n);
+    size_t T = untagged_size(n);
     dp_chunk *t = chunk_at(c, cs);
     head_store(t, (T - (cs - S)) | C_PREV_INUSE);
     top_moved(a, t);
   } else {
     if (head_load(n) & C_INUSE)
       return false;
-    size_t N = chunk_size(n);
+    size_t N = untagged_size(n);
     if (S + N < cs)
       return false;
     bin_unlink(a, n);
@@ -1032,7 +1058,7 @@ bool dp_arena_grow_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
       head_store(chunk_at(c, cs), head_load(chunk_at(c, cs)) | C_PREV_INUSE);
     }
   }
-  head_store(c, cs | (head_load(c) & (C_PREV_INUSE | C_INUSE)));
+  head_store(c, out_head(a, c, cs, head_load(c) & (C_PREV_INUSE | C_INUSE)));
   out_add(a, cs - S);
   return true;
 }
@@ -1043,7 +1069,7 @@ void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
     return;
   dp_chunk *r = chunk_at(c, cs);
   head_store(r, (S - cs) | C_PREV_INUSE | C_INUSE);
-  head_store(c, cs | (head_load(c) & (C_PREV_INUSE | C_INUSE)));
+  head_store(c, out_head(a, c, cs, head_load(c) & (C_PREV_INUSE | C_INUSE)));
   dp_arena_free(a, r); /* coalesces the tail with what follows */
 }
 
@@ -1052,7 +1078,7 @@ void dp_arena_shrink_inplace(dp_arena *a, dp_chunk *c, size_t cs) {
 /* inner whole pages of a free chunk (header page and footer kept) */
 static size_t release_inner(dp_arena *a, dp_chunk *c, size_t keep_front) {
   uintptr_t from = dp_align_up((uintptr_t)c + 32 + keep_front, DP_PAGE);
-  uintptr_t to = dp_align_down((uintptr_t)c + chunk_size(c) - 8, DP_PAGE);
+  uintptr_t to = dp_align_down((uintptr_t)c + untagged_size(c) - 8, DP_PAGE);
   if (to > from && to - from >= DP_PAGE) {
     dp_os_release((void *)from, to - from);
     a->madvise_calls++;
@@ -1150,7 +1176,7 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
   dp_chunk *t = a->top;
   dp_segment *s = a->seg_top;
   if (t && s) {
-    size_t T = chunk_size(t);
+    size_t T = untagged_size(t);
     if (s->is_brk && s->end == dp_align_down(brk_end - 16, 16) &&
         (uintptr_t)dp_os_brk_current() == brk_end) {
       /* the top keeps pad + 32 bytes; the new break stays page aligned */
@@ -1160,7 +1186,10 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
         uintptr_t new_end = new_brk - 16;
         size_t cut = s->end - new_end;
         head_store(t, (T - cut) | (head_load(t) & C_PREV_INUSE));
-        dp_pagemap_unregister(dp_align_up(new_brk, DP_GRANULE), brk_end);
+        uintptr_t old_brk = brk_end;
+        brk_end = new_brk;
+        tag_range_brk(a);
+        dp_pagemap_unregister(dp_align_up(new_brk, DP_GRANULE), old_brk);
         __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
         write_fence(new_end);
         if (s->fresh > new_end)
@@ -1326,6 +1355,18 @@ void dp_arena_check(dp_arena *a) {
       }
       DEPOT_ASSERT(e && e->seg == s);
       DEPOT_ASSERT(dp_starts_test(e, (uintptr_t)c + 16) == !is_free);
+      /* a tag only on an out chunk, and the one of its address and arena */
+      if (head_load(c) & C_TAGGED)
+        DEPOT_ASSERT(!is_free && head_load(c) == out_head(a, c, S, head_load(c) & C_FLAGS));
+      if (is_free) {
+        /* no stale tag where a merged chunk's header was (the first KiB) */
+        for (uintptr_t h = (uintptr_t)c + 24; h + 8 <= (uintptr_t)c + S && h < (uintptr_t)c + 1024;
+             h += 16) {
+          size_t w = *(const size_t *)h;
+          DEPOT_ASSERT(!(w & C_TAGGED) ||
+                       (((((h + 8) * dp_tag_mult) | C_TAGGED) ^ w) >> C_TAG_SHIFT) != a->index + 1);
+        }
+      }
       if (is_free && c != a->top) {
         DEPOT_ASSERT(chunk_at(c, S)->prev_size == S);
         free_bytes += S;

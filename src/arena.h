@@ -32,6 +32,11 @@ typedef struct dp_arena {
   dp_chunk *top;                       /* top chunk: end of seg_top, not in bins */
   dp_chunk *top_pub;                   /* copy of top for the lock-free free path
                                           (relaxed atomic; a hint, read unlocked) */
+  uintptr_t tag_lo;                    /* free() may read a header at p - 8 without the
+                                          pagemap when p - tag_lo < tag_span: every page
+                                          of [tag_lo - 16, tag_lo + tag_span) is mapped
+                                          (the current brk segment; 0 elsewhere) */
+  size_t tag_span;
   dp_segment *seg_top;                 /* segment holding the top chunk */
   dp_segment *segs;                    /* every segment of this arena */
   uint64_t binmap[ARENA_BINMAP_WORDS]; /* bit i set: bins[i] not empty */

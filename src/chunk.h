@@ -51,9 +51,44 @@ DEPOT_INLINE void head_store(dp_chunk *c, size_t v) {
   __atomic_store_n(&c->head, v, __ATOMIC_RELAXED);
 }
 
+/* The tag.  A chunk that is out (start bit set) and smaller than 64 MiB
+ * carries in bits 26..63 of its header a tag of its address and its arena:
+ *
+ *   tag(mem, id) = ((((mem * dp_tag_mult) | 1 << 63) >> 26) ^ id) << 26
+ *
+ * so ((((mem * dp_tag_mult) | 1 << 63) ^ header) >> 26) is the arena's id
+ * (index + 1) exactly when the header is the tagged header of a block at
+ * mem.  Bit 63 is set in every tag and in no other header (sizes stay
+ * below 2^47), so a free chunk, a large block, a heap block of 64 MiB or
+ * more, or any header whose tag was taken off can never pass; a header word
+ * forged by program data passes only by guessing a 37-bit function of the
+ * secret multiplier.  This lets free() trust a block from its header alone,
+ * without the pagemap.  Tags go on where start bits are set (mark_out) and
+ * come off where start bits are cleared, so "tagged" implies "start bit
+ * set": the out-of-band map stays the authority, the tag a cache of it. */
+#define C_TAG_SHIFT 26
+#define C_TAGGED ((size_t)1 << 63)
+#define C_TAG_BITS (~(((size_t)1 << C_TAG_SHIFT) - 1))
+#define C_TAG_MAX_SIZE ((size_t)1 << C_TAG_SHIFT) /* tagged chunks are smaller */
+
+DEPOT_INLINE size_t head_size(size_t h) {
+  return h & ((int64_t)h < 0 ? ~C_TAG_BITS & ~C_FLAGS : ~C_FLAGS);
+}
+DEPOT_INLINE size_t head_untag(size_t h) { return (int64_t)h < 0 ? h & ~C_TAG_BITS : h; }
+DEPOT_INLINE size_t chunk_tag(const void *mem, uint64_t mult, uint64_t arena_id) {
+  return (((((uintptr_t)mem * mult) | C_TAGGED) >> C_TAG_SHIFT) ^ arena_id) << C_TAG_SHIFT;
+}
+
 DEPOT_INLINE dp_chunk *mem2chunk(const void *p) { return (dp_chunk *)((char *)p - 16); }
 DEPOT_INLINE void *chunk2mem(const dp_chunk *c) { return (char *)c + 16; }
-DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return head_load(c) & ~C_FLAGS; }
+DEPOT_INLINE size_t chunk_size(const dp_chunk *c) { return head_size(head_load(c)); }
+/* the size of a chunk known to carry no tag (free, the top, or not yet
+ * out): one instruction less on the arena's paths */
+DEPOT_INLINE size_t untagged_size(const dp_chunk *c) {
+  size_t h = head_load(c);
+  DEPOT_ASSERT(!(h & C_TAGGED));
+  return h & ~C_FLAGS;
+}
 DEPOT_INLINE dp_chunk *chunk_at(const void *c, size_t off) {
   return (dp_chunk *)((char *)c + off);
 }

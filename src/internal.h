@@ -255,6 +255,7 @@ DEPOT_INLINE void dp_starts_clear(dp_pm_entry *e, uintptr_t p) {
 /* ---- secrets -------------------------------------------------------- */
 extern uint64_t dp_secret;   /* random; mixes free-list links */
 extern uint64_t dp_tc_key;   /* random; marks a block as sitting in a thread cache */
+extern uint64_t dp_tag_mult; /* random, odd; the chunk tags' multiplier (chunk.h) */
 
 /* ---- small helpers -------------------------------------------------- */
 /* A decoded free-list link that cannot be a block: misaligned, or outside

@@ -109,6 +109,8 @@ dp_tcache *dp_tcache_get(void) {
   tc->secret = dp_secret;
   tc->key = dp_tc_key;
   tc->arena = dp_arena_pick();
+  tc->tag_mult = dp_tag_mult;
+  tc->arena_id = (uint64_t)tc->arena->index + 1;
   tc_set_limits(tc);
   tc->live = true;
   dp_lock_acquire(&tc_list_lock);

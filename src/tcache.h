@@ -13,6 +13,8 @@ typedef struct dp_tcache {
   dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 2 KiB, 8 per doubling to 16 KiB */
   uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
   uint64_t key;             /* copy of dp_tc_key: word 1 of a cached block */
+  uint64_t tag_mult;        /* copy of dp_tag_mult (chunk tags, chunk.h) */
+  uint64_t arena_id;        /* arena->index + 1, as tags name it; 0 for none */
   dp_arena *arena;          /* where refills come from */
   unsigned epoch;           /* dp_options_epoch when the limits were set */
   bool live;                /* a real thread's cache (not the empty or dead one) */

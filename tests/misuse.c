@@ -12,6 +12,8 @@
  * Run on plain glibc (no depot), the results are only printed. */
 #include "common.h"
 
+#include <dlfcn.h>
+
 static int info_fd = -1; /* child -> parent: the pointer(s), one per line */
 
 static void tell_ptr(const void *p) {
@@ -151,6 +153,44 @@ static void c_free_interior(void) {
   free(bad);
 }
 
+/* the word before p + 16 has bit 63 set, as every header tag has
+ * (src/chunk.h): the tag check must still refuse it */
+static void c_free_interior_tagbit(void) {
+  char *p = malloc(opaque_size(64));
+  memset(p, 0xff, 64);
+  void *bad = opaque_ptr(p + 16);
+  tell_ptr(bad);
+  free(bad);
+}
+
+/* q coalesces with p (the thread cache is off, so both go home at once),
+ * the joined chunk goes to a bigger block, and q is freed again: its old
+ * header, now inside the bigger block, must not vouch for it (5000 bytes:
+ * a size free() would cache if it trusted that header) */
+static void c_double_free_merged(void) {
+  enum { SZ = 5000 };
+  int (*option_set)(const char *, long) =
+      (int (*)(const char *, long))dlsym(RTLD_DEFAULT, "depot_option_set");
+  if (option_set) {
+    option_set("tcache_count", 0);
+    free(malloc(opaque_size(20000))); /* the cache takes the new limits */
+  }
+  void *p = malloc(opaque_size(SZ)), *q = malloc(opaque_size(SZ));
+  void *guard = malloc(opaque_size(100));
+  (void)guard;
+  tell_ptr(q);
+  free(p);
+  free(q); /* joins p: q's header is left as it was, inside the free chunk */
+  void *big = malloc(opaque_size(2 * SZ));
+  if (option_set) {
+    option_set("tcache_count", -1);
+    free(malloc(opaque_size(SZ))); /* the cache takes its limits again */
+  }
+  if (option_set && big != p) /* not the merged chunk: nothing shown, fail loudly */
+    _exit(3);
+  free(opaque_ptr(q));
+}
+
 static void c_free_misaligned(void) {
   char *p = malloc(opaque_size(64));
   memset(p, 0, 64);
@@ -237,6 +277,10 @@ static const struct mcase cases[] = {
     {"free of a global", c_free_global, BADPTR, "free", "invalid pointer", "double free"},
     {"free of an interior pointer (p+16 of 64 bytes)", c_free_interior, BADPTR, "free",
      "invalid pointer", "double free"},
+    {"free of an interior pointer after 0xff bytes (p+16 of 64)", c_free_interior_tagbit, BADPTR,
+     "free", "invalid pointer", "double free"},
+    {"double free of a block whose chunk merged into a bigger block", c_double_free_merged,
+     BADPTR, "free", "double free", "invalid pointer"},
     {"free of a misaligned pointer (p+1)", c_free_misaligned, BADPTR, "free",
      "invalid pointer", "double free"},
     {"free inside a 1 MiB mmap'd block (p+4096)", c_free_inside_big, BADPTR, "free",

@@ -27,6 +27,7 @@
  *  - the top chunk is the last chunk of seg_top and is at least 32 bytes.
  */
 #include "arena.h"
+#include "large.h"  /* the mapped bytes a growth counts with */
 #include "tcache.h" /* class sizes of the fast lists */
 
 #include <unistd.h>

@@ -13,6 +13,7 @@
  * the threshold (up to 32 MiB) raises the threshold to its size and the
  * trim threshold to twice that, unless the program fixed either one.
  */
+#include "arena.h" /* the learned trim pad hears of big frees */
 #include "large.h"
 
 static dp_lock large_lock = DP_LOCK_INIT;

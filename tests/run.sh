@@ -18,8 +18,8 @@
 #                    -fsanitize=thread (into tests/out/tsan-lib)
 #     name/glibc     plain program on glibc (only without build/libdepot.so,
 #                    or with --glibc: to check the tests themselves)
-# plus the script tests (exports, a C++ program linked with libdepot.a,
-# real programs) and a valgrind run.
+# plus the script tests (exports, each src/*.c compiled on its own, a C++
+# program linked with libdepot.a, real programs) and a valgrind run.
 #
 # --glibc     run against glibc even if depot is built; depot-specific tests
 #             (misuse, depot_api, depot_env, exports, ...) are skipped
@@ -333,6 +333,14 @@ if selected exports; then
     run_test exports "$LOGS/exports.log" bash tests/exports.sh "$LIB_SO"
   else
     skip exports "depot-specific; running against glibc"
+  fi
+fi
+
+if selected standalone; then
+  if [ $MODE = depot ]; then
+    run_test standalone "$LOGS/standalone.log" bash tests/standalone.sh
+  else
+    skip standalone "depot-specific; running against glibc"
   fi
 fi
 

@@ -21,6 +21,13 @@
  * Sizes are multiples of 16; the smallest chunk is 32 bytes.  A chunk of
  * size S holds S - 8 bytes of program data (it may use the next chunk's
  * prev_size word, which is only meaningful while this chunk is free).
+ *
+ * While a chunk under 64 MiB is out, its header is
+ *
+ *   | tag (38 bits, bit 63 set) | size (22 bits) |C|M|I|P |
+ *
+ * (the tag: below); every other header is a plain size | flags.  Read
+ * sizes with chunk_size(), or untagged_size() where no tag can be.
  */
 #ifndef DEPOT_CHUNK_H
 #define DEPOT_CHUNK_H

@@ -1195,7 +1195,6 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
         write_fence(new_end);
         if (s->fresh > new_end)
           s->fresh = new_end;
-        brk_end = new_brk;
         a->system_bytes -= cut;
         dp_brk_shrinks++;
         last_brk_was_trim = true;

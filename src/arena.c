@@ -1274,10 +1274,11 @@ dp_arena *dp_arena_pick(void) {
  * it back at once, instead of a decay period later: programs whose
  * threads end all together (workers joined at the end) may not free
  * anything afterwards that would run the decay tick (tests/soak, 4
- * threads: 279 MiB resident after the final frees, 5.5 MiB with this).
- * High, because threads that come and go reuse their arenas: at 4 MiB,
- * mstress-1t took 0.41 s instead of 0.24 */
-#define DETACH_TRIM_MIN ((size_t)64 << 20)
+ * threads, 20 s: 279 MiB resident after the final frees, 5.5 MiB with
+ * this; in 10 s runs the arenas hold about 50 MiB each, which a 64 MiB
+ * threshold missed).  Not lower, because threads that come and go reuse
+ * their arenas: at 4 MiB, mstress-1t took 0.41 s instead of 0.24 */
+#define DETACH_TRIM_MIN ((size_t)16 << 20)
 
 void dp_arena_detach(dp_arena *a) {
   uint64_t now = dp_os_now_ms();

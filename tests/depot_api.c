@@ -187,16 +187,18 @@ static void test_options(void) {
   CHECKM(g == -1 && errno == EINVAL, "get(\"\") -> %ld errno %d", g, errno);
 }
 
-/* An arena whose last thread left gives its memory back once decay_ms
+/* An arena whose last thread left gives its memory back: once decay_ms
  * has passed (here 100 ms), at the next decay tick of a thread still
- * working: 32 MiB freed by a thread that then exited are resident at
- * first, gone after the wait and a little churn in the main thread. */
+ * working, while it holds less than 16 MiB free (12 MiB freed by a thread
+ * that then exited are resident at first, gone after the wait and a little
+ * churn in the main thread); at once when it holds more (32 MiB freed by a
+ * thread on the same arena are gone when pthread_join returns). */
 static void *idle_worker(void *arg) {
-  (void)arg;
-  enum { N = 32768, SZ = 1000 };
-  static void *v[N];
-  t_alloc_filled(v, N, SZ, 0x2e);
-  for (int i = 0; i < N; i++) free(v[i]);
+  enum { SZ = 1000 };
+  int n = (int)(intptr_t)arg;
+  static void *v[32768];
+  t_alloc_filled(v, n, SZ, 0x2e);
+  for (int i = 0; i < n; i++) free(v[i]);
   return NULL;
 }
 
@@ -205,7 +207,7 @@ static void sub_idle_arena(void *a) {
   CHECK(p_option_set("decay_ms", 100) == 0);
   free(malloc(opaque_size(64))); /* this thread has its arena */
   pthread_t t;
-  REQUIRE(pthread_create(&t, NULL, idle_worker, NULL) == 0);
+  REQUIRE(pthread_create(&t, NULL, idle_worker, (void *)(intptr_t)12288) == 0);
   REQUIRE(pthread_join(t, NULL) == 0);
   size_t rss1 = rss_bytes();
   usleep(300 * 1000);
@@ -216,9 +218,14 @@ static void sub_idle_arena(void *a) {
     free(q);
   }
   size_t rss2 = rss_bytes();
-  fprintf(stderr, "  rss: %zu KiB after the thread left, %zu KiB 300 ms later\n", rss1 / 1024,
-          rss2 / 1024);
-  CHECKM(rss2 + 20 * MiB <= rss1,
+  REQUIRE(pthread_create(&t, NULL, idle_worker, (void *)(intptr_t)32768) == 0);
+  REQUIRE(pthread_join(t, NULL) == 0);
+  size_t rss3 = rss_bytes();
+  fprintf(stderr, "  rss: %zu KiB after a 12 MiB thread left, %zu KiB 300 ms later, %zu KiB "
+                  "when a 32 MiB thread left\n", rss1 / 1024, rss2 / 1024, rss3 / 1024);
+  CHECKM(rss3 <= rss2 + 8 * MiB, "a 32 MiB idle arena kept its memory: %zu KiB -> %zu KiB",
+         rss2 / 1024, rss3 / 1024);
+  CHECKM(rss2 + 8 * MiB <= rss1,
          "an idle arena kept its memory: RSS %zu KiB after the thread left, %zu KiB later",
          rss1 / 1024, rss2 / 1024);
 }

@@ -419,8 +419,8 @@ DEPOT_INLINE bool free_cached(dp_tcache *tc, void *p, size_t head, size_t cs) {
   return false;
 }
 
-/* free() of a block whose header did not vouch for it (untagged: another
- * arena's, 64 MiB or more, near the start of a page; or not a block at
+/* free() of a block whose header did not vouch for it (outside the tag
+ * range, another arena's, untagged at 64 MiB or more; or not a block at
  * all): the pagemap says whose it is and the start bitmap whether it is
  * out. */
 DEPOT_NOINLINE static void free_mapped(void *p) {
@@ -463,7 +463,7 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   if (likely((a & 15) == 0 && a - __atomic_load_n(&ar->tag_lo, __ATOMIC_RELAXED) <
                                   __atomic_load_n(&ar->tag_span, __ATOMIC_RELAXED))) {
     size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
-    if (likely(((((a * tc->tag_mult) | C_TAGGED) ^ head) >> C_TAG_SHIFT) == tc->arena_id)) {
+    if (likely(head_vouches(a, tc->tag_mult, head, tc->arena_id))) {
       if (likely(free_cached(tc, p, head, head & ~C_TAG_BITS & ~C_FLAGS)))
         return;
       free_slow(p, "free");

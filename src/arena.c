@@ -214,7 +214,7 @@ DEPOT_INLINE void out_add(dp_arena *a, size_t bytes) {
 DEPOT_INLINE size_t out_head(const dp_arena *a, const dp_chunk *c, size_t s, size_t f) {
   size_t h = s | f;
   if (s < C_TAG_MAX_SIZE)
-    h |= chunk_tag(chunk2mem(c), dp_tag_mult, (uint64_t)a->index + 1);
+    h |= chunk_tag(chunk2mem(c), dp_tag_mult, dp_arena_tag_id(a));
   return h;
 }
 
@@ -1383,8 +1383,7 @@ void dp_arena_check(dp_arena *a) {
         for (uintptr_t h = (uintptr_t)c + 24; h + 8 <= (uintptr_t)c + S && h < (uintptr_t)c + 1024;
              h += 16) {
           size_t w = *(const size_t *)h;
-          DEPOT_ASSERT(!(w & C_TAGGED) ||
-                       (((((h + 8) * dp_tag_mult) | C_TAGGED) ^ w) >> C_TAG_SHIFT) != a->index + 1);
+          DEPOT_ASSERT(!head_vouches(h + 8, dp_tag_mult, w, dp_arena_tag_id(a)));
         }
       }
       if (is_free && c != a->top) {

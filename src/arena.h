@@ -80,6 +80,8 @@ extern size_t dp_heap_peak;
 extern size_t dp_brk_grows, dp_brk_shrinks, dp_brk_failures;
 
 void dp_arena_init(dp_arena *a, unsigned index);
+/* the arena's id in chunk tags (chunk.h): never 0, which names no arena */
+DEPOT_INLINE uint64_t dp_arena_tag_id(const dp_arena *a) { return (uint64_t)a->index + 1; }
 /* all with a->lock held */
 dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed);
 dp_chunk *dp_arena_alloc_aligned(dp_arena *a, size_t cs, size_t align);

@@ -110,7 +110,7 @@ dp_tcache *dp_tcache_get(void) {
   tc->key = dp_tc_key;
   tc->arena = dp_arena_pick();
   tc->tag_mult = dp_tag_mult;
-  tc->arena_id = (uint64_t)tc->arena->index + 1;
+  tc->arena_id = dp_arena_tag_id(tc->arena);
   tc_set_limits(tc);
   tc->live = true;
   dp_lock_acquire(&tc_list_lock);

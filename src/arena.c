@@ -5,11 +5,8 @@
  * An arena owns a list of segments.  The main arena's first segment is the
  * program break: the [heap] line of /proc/PID/maps, grown with brk and
  * lowered again when its top is free (M_TRIM_THRESHOLD).  Other arenas,
- * and the main arena once brk fails, use mmap'd segments: 64 MiB of
- * address space reserved (PROT_NONE, aligned to the 64 KiB pagemap
- * granule), of which 1 MiB is made usable at first and then as much again
- * each time the top runs short, so a thread's arena is one range that
- * grows in place as the brk heap does.
+ * and the main arena once brk fails, use mmap'd segments (1 MiB, doubling
+ * to 64 MiB, aligned to the 64 KiB pagemap granule).
  *
  * Each segment ends in a 16-byte fencepost chunk that is always "in use",
  * so coalescing never runs off a segment.  The last chunk before the
@@ -329,21 +326,6 @@ static void tag_range_brk(dp_arena *a) {
   __atomic_store_n(&a->tag_span, brk_end > lo ? brk_end - lo : 0, __ATOMIC_RELAXED);
 }
 
-/* A new mmap'd segment holds the top: the tag range is that whole mapping
- * (the top's segment is never unmapped, and the newest is the largest, so
- * most of the arena's blocks are in it).  The range moves, where the brk
- * range only grows or shrinks at its end: the span is closed first, so a
- * free() of another thread of this arena that reads the old base with the
- * new span is the only mix it can see, and that mix only ever covers
- * memory of the old range or of blocks beyond it, whose headers a valid
- * pointer's read finds mapped. */
-static void tag_range_mmap(dp_arena *a, const dp_segment *s) {
-  uintptr_t lo = s->base + 8, hi = (uintptr_t)s->map_base + s->map_size;
-  __atomic_store_n(&a->tag_span, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&a->tag_lo, lo, __ATOMIC_RELEASE);
-  __atomic_store_n(&a->tag_span, hi - lo, __ATOMIC_RELEASE);
-}
-
 /* Grow the main arena's brk heap (or start it).  need: bytes the top
  * must hold.  False if brk cannot give them. */
 static bool grow_brk(dp_arena *a, size_t need) {
@@ -424,76 +406,25 @@ static bool grow_brk(dp_arena *a, size_t need) {
   return true;
 }
 
-/* The top's mmap'd region grows in place while its reservation lasts:
- * the next pages become usable, the fencepost moves up, the top takes the
- * new bytes, and the tag range follows (its base stays).  One region, not
- * a chain of doubling ones, so no old top is left behind in the bins and
- * free()'s header path covers the whole arena (bench-malloc-thread's
- * worker had most of its blocks in its older regions before). */
-static bool extend_mmap(dp_arena *a, size_t need) {
-  dp_segment *s = a->seg_top;
-  if (!s || s->is_brk || !a->top || s->resv_size <= s->map_size)
-    return false;
-  size_t have = untagged_size(a->top);
-  size_t missing = need > have ? need - have : 0;
-  size_t room = s->resv_size - s->map_size;
-  size_t incr = dp_align_up(missing + 64, DP_GRANULE);
-  if (incr < missing || incr > room)
-    return false;
-  if (incr < s->map_size) /* doubling: few calls */
-    incr = s->map_size < room ? s->map_size : room;
-  char *from = (char *)s->map_base + s->map_size;
-  if (!dp_os_commit(from, incr) ||
-      !dp_pagemap_register(s, a, (uintptr_t)from, (uintptr_t)from + incr))
-    return false; /* pages made usable and not used: harmless, the next try redoes it */
-  uintptr_t old_end = s->end, new_end = old_end + incr;
-  if (s->fresh < old_end + 16)
-    s->fresh = old_end + 16;
-  head_store(a->top, (have + incr) | (head_load(a->top) & C_PREV_INUSE));
-  __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
-  write_fence(new_end);
-  s->map_size += incr;
-  a->system_bytes += incr;
-  if (__atomic_load_n(&a->tag_lo, __ATOMIC_RELAXED) == s->base + 8)
-    __atomic_store_n(&a->tag_span, (uintptr_t)from + incr - (s->base + 8), __ATOMIC_RELEASE);
-  else
-    tag_range_mmap(a, s);
-  return true;
-}
-
-/* A new mmap'd region: SEG_MAX_MMAP of address space (or what the
- * request needs) reserved, the first `size` bytes usable. */
 static bool grow_mmap(dp_arena *a, size_t need) {
-  if (extend_mmap(a, need))
-    return true;
   size_t size = a->next_seg_size ? a->next_seg_size : SEG_MIN_MMAP;
   size_t want = dp_align_up(need + 64, DP_GRANULE);
   if (want < need)
     return false;
   if (size < want)
     size = want;
-  size_t resv = size > SEG_MAX_MMAP ? size : SEG_MAX_MMAP;
-  char *m = dp_os_reserve_aligned(resv, DP_GRANULE);
-  if (m && !dp_os_commit(m, size)) {
-    dp_os_munmap(m, resv);
-    m = NULL;
-  }
-  if (!m) { /* no room for the reservation (RLIMIT_AS): just the region */
-    resv = size;
-    m = dp_os_mmap_aligned(size, DP_GRANULE);
-  }
+  char *m = dp_os_mmap_aligned(size, DP_GRANULE);
   if (!m)
     return false;
   dp_segment *s = segment_new();
   if (!s || !dp_pagemap_register(s, a, (uintptr_t)m, (uintptr_t)m + size)) {
-    dp_os_munmap(m, resv);
+    dp_os_munmap(m, size);
     return false;
   }
   if (a->next_seg_size < SEG_MAX_MMAP)
     a->next_seg_size = (a->next_seg_size ? a->next_seg_size : SEG_MIN_MMAP) * 2;
   s->map_base = m;
   s->map_size = size;
-  s->resv_size = resv;
   s->base = (uintptr_t)m;
   s->end = (uintptr_t)m + size - 16;
   s->fresh = s->base;
@@ -503,7 +434,6 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   set_top(a, (dp_chunk *)s->base);
   head_store(a->top, (s->end - s->base) | C_PREV_INUSE);
   write_fence(s->end);
-  tag_range_mmap(a, s);
   return true;
 }
 
@@ -1230,7 +1160,7 @@ static void segment_release(dp_arena *a, dp_segment *s) {
     *pp = s->next;
   a->system_bytes -= s->map_size;
   dp_pagemap_unregister((uintptr_t)s->map_base, (uintptr_t)s->map_base + s->map_size);
-  dp_os_munmap(s->map_base, s->resv_size);
+  dp_os_munmap(s->map_base, s->map_size);
   dp_lock_acquire(&seg_free_lock);
   s->next = seg_free_list;
   seg_free_list = s;
@@ -1360,11 +1290,7 @@ void dp_arena_detach(dp_arena *a) {
   dp_lock_release(&dp_arenas_lock);
   if (idle && a != &dp_main_arena) {
     dp_lock_acquire(&a->lock);
-    /* blocks in the fast lists and remote stacks count as out (they are
-     * whole chunks), but they are free memory the trim coalesces */
-    size_t idle_fast = a->fast_bytes + __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED);
-    size_t out = a->out_bytes > idle_fast ? a->out_bytes - idle_fast : 0;
-    if (a->system_bytes > out + DETACH_TRIM_MIN) {
+    if (a->system_bytes > a->out_bytes + DETACH_TRIM_MIN) {
       dp_arena_trim(a, 0, true);
       dp_arena_check(a);
     }

@@ -20,9 +20,7 @@ typedef struct dp_segment {
   uintptr_t end;           /* fencepost chunk (16 bytes, always in use) */
   uintptr_t fresh;         /* [fresh, end) untouched since the kernel zeroed it */
   void *map_base;          /* mmap'd region start (NULL for brk) */
-  size_t map_size;         /* mmap'd region size, usable (0 for brk) */
-  size_t resv_size;        /* address space reserved from map_base: the region grows
-                              in place (PROT_NONE beyond map_size) */
+  size_t map_size;         /* mmap'd region size (0 for brk) */
   struct dp_arena *arena;  /* owner */
   struct dp_segment *next; /* arena's list */
   bool is_brk;             /* lives in the program break */

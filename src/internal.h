@@ -80,8 +80,6 @@ void *dp_os_sbrk(intptr_t incr);             /* (void*)-1 on failure */
 void *dp_os_brk_current(void);
 void *dp_os_mmap(size_t len);                /* NULL on failure, errno kept */
 void *dp_os_mmap_aligned(size_t len, size_t align);
-void *dp_os_reserve_aligned(size_t len, size_t align);
-bool dp_os_commit(void *p, size_t len);
 void dp_os_munmap(void *p, size_t len);
 void *dp_os_mremap(void *p, size_t old_len, size_t new_len); /* NULL on failure */
 void dp_os_release(void *p, size_t len);     /* madvise(MADV_DONTNEED) */

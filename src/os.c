@@ -69,33 +69,12 @@ void *dp_os_mmap(size_t len) {
   return p;
 }
 
-static void *mmap_aligned(size_t len, size_t align, int prot);
-
 /* A mapping whose start is a multiple of align (a power of two >= page):
  * map len + align, then cut off the unaligned head and the tail. */
 void *dp_os_mmap_aligned(size_t len, size_t align) {
-  return mmap_aligned(len, align, PROT_READ | PROT_WRITE);
-}
-
-/* Address space only (PROT_NONE: no page, no commit charge), aligned as
- * dp_os_mmap_aligned; dp_os_commit makes a part of it usable. */
-void *dp_os_reserve_aligned(size_t len, size_t align) {
-  return mmap_aligned(len, align, PROT_NONE);
-}
-
-bool dp_os_commit(void *p, size_t len) {
-  int saved = errno;
-  bool ok = mprotect(p, len, PROT_READ | PROT_WRITE) == 0;
-  errno = saved;
-  if (dp_opt.trace)
-    os_trace(ok ? "mprotect rw" : "mprotect rw failed", p, (intptr_t)len, NULL);
-  return ok;
-}
-
-static void *mmap_aligned(size_t len, size_t align, int prot) {
   if (len + align < len)
     return NULL;
-  char *p = mmap(NULL, len + align, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     if (dp_opt.trace)
       os_trace("mmap failed", NULL, (intptr_t)len, NULL);

@@ -119,8 +119,7 @@ static blk_kind block_check(const char *func, void *p) {
  * list is 16 bytes, so the chunk size is the list's byte offset. */
 _Static_assert(sizeof(dp_tc_bin) == 16, "a thread-cache list is 16 bytes");
 DEPOT_INLINE dp_tc_bin *tc_small_bin(dp_tcache *tc, size_t n) {
-  size_t cs = (n + DP_HDR + 15) & ~(size_t)15;
-  return (dp_tc_bin *)((char *)tc->bins + (cs < DP_MINCHUNK ? DP_MINCHUNK : cs));
+  return (dp_tc_bin *)((char *)tc->bins + tc->small_off[(n + 7) >> 3]);
 }
 
 /* Pop the head of a thread-cache list that is known to be non-empty. */
@@ -460,8 +459,9 @@ DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;
   const dp_arena *ar = tc->arena;
-  if (likely((a & 15) == 0 && a - __atomic_load_n(&ar->tag_lo, __ATOMIC_RELAXED) <
-                                  __atomic_load_n(&ar->tag_span, __ATOMIC_RELAXED))) {
+  uintptr_t off = a + __atomic_load_n(&ar->tag_neg, __ATOMIC_RELAXED);
+  /* one compare for both: a misaligned p rotates its low bits to the top */
+  if (likely(((off >> 4) | (off << 60)) < __atomic_load_n(&ar->tag_units, __ATOMIC_RELAXED))) {
     size_t head = __atomic_load_n(&((size_t *)p)[-1], __ATOMIC_RELAXED);
     if (likely(head_vouches(a, tc->tag_mult, head, tc->arena_id))) {
       if (likely(free_cached(tc, p, head, head & ~C_TAG_BITS & ~C_FLAGS)))

@@ -316,14 +316,12 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
 static dp_segment *brk_seg; /* depot's newest brk segment, ending at brk_end */
 
 /* The break moved: the range where free() reads headers without the
- * pagemap is the current brk segment, [base, brk_end), every page of it
- * mapped: from base + 8 on, p - 8 is inside too.  (Not base + 16, the
- * first block's address: memcheck would take the word for a pointer to
- * that block and miss its leak.) */
+ * pagemap is the current brk segment from its first block, base + 16, to
+ * brk_end, every page of it mapped (p - 8 is too). */
 static void tag_range_brk(dp_arena *a) {
-  uintptr_t lo = brk_seg->base + 8;
-  __atomic_store_n(&a->tag_lo, lo, __ATOMIC_RELAXED);
-  __atomic_store_n(&a->tag_span, brk_end > lo ? brk_end - lo : 0, __ATOMIC_RELAXED);
+  uintptr_t lo = brk_seg->base + 16;
+  __atomic_store_n(&a->tag_neg, 0 - lo, __ATOMIC_RELAXED);
+  __atomic_store_n(&a->tag_units, brk_end > lo ? (brk_end - lo) >> 4 : 0, __ATOMIC_RELAXED);
 }
 
 /* Grow the main arena's brk heap (or start it).  need: bytes the top

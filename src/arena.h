@@ -32,11 +32,14 @@ typedef struct dp_arena {
   dp_chunk *top;                       /* top chunk: end of seg_top, not in bins */
   dp_chunk *top_pub;                   /* copy of top for the lock-free free path
                                           (relaxed atomic; a hint, read unlocked) */
-  uintptr_t tag_lo;                    /* free() may read a header at p - 8 without the
-                                          pagemap when p - tag_lo < tag_span: every page
-                                          of [tag_lo - 16, tag_lo + tag_span) is mapped
-                                          (the current brk segment; 0 elsewhere) */
-  size_t tag_span;
+  uintptr_t tag_neg;                   /* free() may read a header at p - 8 without the
+                                          pagemap when rotr(p + tag_neg, 4) < tag_units:
+                                          p is 16-aligned and in [lo, lo + 16 * tag_units),
+                                          lo = -tag_neg, every page of [lo - 8, that end)
+                                          mapped (the current brk segment; 0 elsewhere).
+                                          Stored negated: memcheck would take lo (the first
+                                          block) for a pointer to it and miss its leak */
+  size_t tag_units;
   dp_segment *seg_top;                 /* segment holding the top chunk */
   dp_segment *segs;                    /* every segment of this arena */
   uint64_t binmap[ARENA_BINMAP_WORDS]; /* bit i set: bins[i] not empty */

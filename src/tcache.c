@@ -85,6 +85,16 @@ static void tc_set_limits(dp_tcache *tc) {
   }
 }
 
+/* malloc's class table: words (n + 7) / 8 -> bins[] byte offset; a chunk
+ * of request2size(n) bytes has class cs / 16, so the offset is cs */
+static void tc_set_small_off(dp_tcache *tc) {
+  for (unsigned w = 0; w < TC_SMALL_WORDS; w++) {
+    size_t cs = request2size((size_t)w * 8);
+    DEPOT_ASSERT(cs == request2size(w ? (size_t)w * 8 - 7 : 0));
+    tc->small_off[w] = (uint16_t)(tc_class_ceil(cs) * sizeof(dp_tc_bin));
+  }
+}
+
 dp_tcache *dp_tcache_get(void) {
   dp_tcache *tc = dp_tc;
   if (likely(tc->live))
@@ -107,6 +117,7 @@ dp_tcache *dp_tcache_get(void) {
     memset(tc, 0, sizeof *tc);
   }
   tc->secret = dp_secret;
+  tc_set_small_off(tc);
   tc->key = dp_tc_key;
   tc->arena = dp_arena_pick();
   tc->tag_mult = dp_tag_mult;

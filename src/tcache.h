@@ -9,6 +9,8 @@ typedef struct dp_tc_bin {
   uint32_t limit; /* most blocks kept; 0 sends every call to the slow path */
 } dp_tc_bin;
 
+#define TC_SMALL_WORDS ((TC_EXACT_MAX - DP_HDR + 7) / 8 + 1)
+
 typedef struct dp_tcache {
   dp_tc_bin bins[TC_NBINS]; /* by class: 16-byte steps to 2 KiB, 8 per doubling to 16 KiB */
   uintptr_t secret;         /* copy of dp_secret, on the same lines as the bins */
@@ -28,6 +30,9 @@ typedef struct dp_tcache {
   void *xtail[TC_NBINS];     /* xbins[c]'s oldest block (its chain's end) */
   uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
   struct dp_tcache *next, *prev; /* all live caches */
+  /* malloc(n), n <= TC_EXACT_MAX - DP_HDR: bins[] byte offset of its class,
+   * by (n + 7) / 8 (one load instead of rounding and the 32-byte floor) */
+  uint16_t small_off[TC_SMALL_WORDS];
 } dp_tcache;
 
 extern __thread dp_tcache *dp_tc;

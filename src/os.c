@@ -146,7 +146,7 @@ void dp_os_futex_wake(atomic_int *addr, int n) {
 uint64_t dp_os_random(void) {
   uint64_t v = 0;
   int saved = errno;
-  if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+  if (syscall(SYS_getrandom, &v, sizeof v, GRND_NONBLOCK) != (long)sizeof v) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&v ^

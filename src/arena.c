@@ -315,14 +315,20 @@ static void make_seg_top(dp_arena *a, dp_segment *s) {
 
 static dp_segment *brk_seg; /* depot's newest brk segment, ending at brk_end */
 
-/* The break moved: the range where free() reads headers without the
- * pagemap is the current brk segment from its first block, base + 16, to
- * brk_end, every page of it mapped (p - 8 is too). */
-static void tag_range_brk(dp_arena *a) {
-  uintptr_t lo = brk_seg->base + 16;
+/* The range where free() reads headers without the pagemap (arena.h):
+ * [lo, end), every page of [lo - 8, end) mapped.  Valid blocks outside it
+ * take the pagemap path, so a range too small costs time only; one too big
+ * could make free() of a wild pointer fault instead of stopping with a
+ * message, so it is closed before its memory goes. */
+static void tag_range_set(dp_arena *a, uintptr_t lo, uintptr_t end) {
+  __atomic_store_n(&a->tag_units, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&a->tag_neg, 0 - lo, __ATOMIC_RELAXED);
-  __atomic_store_n(&a->tag_units, brk_end > lo ? (brk_end - lo) >> 4 : 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&a->tag_units, end > lo ? (end - lo) >> 4 : 0, __ATOMIC_RELEASE);
 }
+
+/* The break moved: the range is the current brk segment from its first
+ * block, base + 16, to brk_end. */
+static void tag_range_brk(dp_arena *a) { tag_range_set(a, brk_seg->base + 16, brk_end); }
 
 /* Grow the main arena's brk heap (or start it).  need: bytes the top
  * must hold.  False if brk cannot give them. */
@@ -404,6 +410,23 @@ static bool grow_brk(dp_arena *a, size_t need) {
   return true;
 }
 
+/* A new mmap'd segment: its blocks' frees read their headers as the brk
+ * heap's do.  The range takes it in with the range it borders (mmap puts
+ * a new mapping right below the last one, so an arena's segments often
+ * lie side by side); else the new segment alone, the biggest (they
+ * double), and the older segments' blocks take the pagemap path. */
+static void tag_range_mmap(dp_arena *a, const dp_segment *s) {
+  size_t units = __atomic_load_n(&a->tag_units, __ATOMIC_RELAXED);
+  uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED), end = lo + (units << 4);
+  uintptr_t map_lo = (uintptr_t)s->map_base, map_hi = map_lo + s->map_size;
+  if (units && map_hi == lo - 16)
+    tag_range_set(a, s->base + 16, end); /* [lo - 16, end) was mapped */
+  else if (units && map_lo == end + 16)
+    tag_range_set(a, lo, s->end);
+  else
+    tag_range_set(a, s->base + 16, s->end);
+}
+
 static bool grow_mmap(dp_arena *a, size_t need) {
   size_t size = a->next_seg_size ? a->next_seg_size : SEG_MIN_MMAP;
   size_t want = dp_align_up(need + 64, DP_GRANULE);
@@ -432,6 +455,7 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   set_top(a, (dp_chunk *)s->base);
   head_store(a->top, (s->end - s->base) | C_PREV_INUSE);
   write_fence(s->end);
+  tag_range_mmap(a, s);
   return true;
 }
 
@@ -1192,6 +1216,12 @@ static void segment_release(dp_arena *a, dp_segment *s) {
   if (*pp)
     *pp = s->next;
   a->system_bytes -= s->map_size;
+  /* a range that holds any of it closes first (the next segment opens
+   * one again) */
+  uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED);
+  uintptr_t hi = lo + (__atomic_load_n(&a->tag_units, __ATOMIC_RELAXED) << 4);
+  if (lo < (uintptr_t)s->map_base + s->map_size && (uintptr_t)s->map_base < hi + 16)
+    tag_range_set(a, 0, 0);
   dp_pagemap_unregister((uintptr_t)s->map_base, (uintptr_t)s->map_base + s->map_size);
   dp_os_munmap(s->map_base, s->map_size);
   dp_lock_acquire(&seg_free_lock);

@@ -1245,14 +1245,19 @@ bool dp_arena_trim(dp_arena *a, size_t pad, bool full) {
         (uintptr_t)dp_os_brk_current() == brk_end) {
       /* the top keeps pad + 32 bytes; the new break stays page aligned */
       uintptr_t new_brk = dp_align_up((uintptr_t)t + pad + DP_MINCHUNK + 16, DP_PAGE);
-      if (new_brk + DP_PAGE <= brk_end &&
-          dp_os_sbrk(-(intptr_t)(brk_end - new_brk)) != (void *)-1) {
+      bool go = new_brk + DP_PAGE <= brk_end;
+      if (go) /* the range shrinks before its pages go */
+        tag_range_set(a, s->base + 16, new_brk);
+      if (go && dp_os_sbrk(-(intptr_t)(brk_end - new_brk)) == (void *)-1) {
+        tag_range_brk(a);
+        go = false;
+      }
+      if (go) {
         uintptr_t new_end = new_brk - 16;
         size_t cut = s->end - new_end;
         head_store(t, (T - cut) | (head_load(t) & C_PREV_INUSE));
         uintptr_t old_brk = brk_end;
         brk_end = new_brk;
-        tag_range_brk(a);
         dp_pagemap_unregister(dp_align_up(new_brk, DP_GRANULE), old_brk);
         __atomic_store_n(&s->end, new_end, __ATOMIC_RELAXED);
         write_fence(new_end);

@@ -599,15 +599,33 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
     dp_chunk *c = bins_take(a, cs);
     if (c) {
       size_t S = untagged_size(c);
-      while (got < n - 1 && S - cs >= cs + DP_MINCHUNK) {
-        /* cut one more piece off the front and keep going */
-        dp_chunk *rest = chunk_at(c, cs);
-        head_store(rest, (S - cs) | C_PREV_INUSE);
-        head_store(c, cs | (head_load(c) & C_PREV_INUSE));
-        mark_out(a, c);
-        out[got++] = chunk2mem(c);
-        c = rest;
-        S -= cs;
+      /* k pieces off the front, each marked out as mark_out would, with
+       * the pagemap looked up once a granule and the counters moved once;
+       * the last piece is split off below */
+      size_t k = S >= 2 * cs + DP_MINCHUNK ? (S - cs - DP_MINCHUNK) / cs : 0;
+      if (k > n - 1 - got)
+        k = n - 1 - got;
+      if (k) {
+        size_t prev = head_load(c) & C_PREV_INUSE;
+        dp_pm_entry *e = NULL;
+        uintptr_t granule = 0;
+        for (size_t j = 0; j < k; j++) {
+          dp_chunk *b = chunk_at(c, j * cs);
+          head_store(b, out_head(a, b, cs, C_INUSE | prev));
+          prev = C_PREV_INUSE;
+          uintptr_t mem = (uintptr_t)chunk2mem(b);
+          if (!e || mem >> DP_GRANULE_SHIFT != granule) {
+            e = dp_pagemap_get(mem);
+            granule = mem >> DP_GRANULE_SHIFT;
+            DEPOT_ASSERT(e && e->seg);
+          }
+          dp_starts_set(e, mem);
+          out[got++] = (void *)mem;
+        }
+        out_add(a, k * cs);
+        c = chunk_at(c, k * cs);
+        S -= k * cs;
+        head_store(c, S | C_PREV_INUSE);
       }
       chunk_at(c, S)->prev_size = S;
       split_free(a, c, cs);

@@ -245,6 +245,23 @@ static void uaf(int frees) {
 static void c_uaf_one(void) { uaf(1); }
 static void c_uaf_two(void) { uaf(2); }
 
+/* The same faults in a thread of its own: its blocks come from an mmap'd
+ * arena, whose frees read headers through that arena's tag range */
+static void *run_fn(void *fn) {
+  ((void (*)(void))fn)();
+  return NULL;
+}
+static void in_thread(void (*fn)(void)) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, run_fn, (void *)fn) != 0) _exit(97);
+  pthread_join(t, NULL);
+}
+static void c_thread_double_free_small(void) { in_thread(c_double_free_small); }
+static void c_thread_free_interior(void) { in_thread(c_free_interior); }
+static void c_thread_free_interior_tagbit(void) { in_thread(c_free_interior_tagbit); }
+static void c_thread_free_misaligned(void) { in_thread(c_free_misaligned); }
+static void c_thread_free_stack(void) { in_thread(c_free_stack); }
+
 /* --------------------------------------------------------------- runner */
 
 enum kind { BADPTR, UAF };
@@ -284,6 +301,16 @@ static const struct mcase cases[] = {
     {"free of a misaligned pointer (p+1)", c_free_misaligned, BADPTR, "free",
      "invalid pointer", "double free"},
     {"free inside a 1 MiB mmap'd block (p+4096)", c_free_inside_big, BADPTR, "free",
+     "invalid pointer", "double free"},
+    {"in a thread: double free of a small block", c_thread_double_free_small, BADPTR, "free",
+     "double free", NULL},
+    {"in a thread: free of an interior pointer", c_thread_free_interior, BADPTR, "free",
+     "invalid pointer", "double free"},
+    {"in a thread: free of an interior pointer after 0xff bytes", c_thread_free_interior_tagbit,
+     BADPTR, "free", "invalid pointer", "double free"},
+    {"in a thread: free of a misaligned pointer", c_thread_free_misaligned, BADPTR, "free",
+     "invalid pointer", "double free"},
+    {"in a thread: free of a stack address", c_thread_free_stack, BADPTR, "free",
      "invalid pointer", "double free"},
     {"realloc of a stack pointer", c_realloc_stack, BADPTR, "realloc", "invalid pointer",
      NULL},

@@ -24,7 +24,8 @@
  *  - a chunk's PREV_INUSE bit equals "the previous chunk is not free",
  *    and a free chunk's size is repeated in the next chunk's prev_size;
  *  - a chunk is INUSE iff its pagemap start bit is set;
- *  - the top chunk is the last chunk of seg_top and is at least 32 bytes.
+ *  - the top chunk is the last chunk of seg_top and is at least 32 bytes;
+ *  - free()'s tag range lies in this arena's segments, side by side.
  */
 #include "arena.h"
 #include "large.h"  /* the mapped bytes a growth counts with */
@@ -1428,6 +1429,25 @@ void dp_arena_check(dp_arena *a) {
   static unsigned calls;
   if (a->system_bytes > ((size_t)4 << 20) && (++calls & 1023) != 0)
     return;
+  /* 9. free()'s tag range, from its first block's chunk on, lies in this
+   * arena's segments, side by side */
+  size_t units = __atomic_load_n(&a->tag_units, __ATOMIC_RELAXED);
+  if (units) {
+    uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED) - 16;
+    uintptr_t hi = lo + 16 + (units << 4);
+    while (lo < hi) {
+      bool hit = false;
+      for (dp_segment *s = a->segs; s && !hit; s = s->next) {
+        uintptr_t mlo = s->is_brk ? s->base : (uintptr_t)s->map_base;
+        uintptr_t mhi = s->is_brk ? s->end + 16 : mlo + s->map_size;
+        if (mlo <= lo && lo < mhi) {
+          hit = true;
+          lo = mhi;
+        }
+      }
+      DEPOT_ASSERT(hit);
+    }
+  }
   size_t free_bytes = 0, free_chunks = 0;
   for (dp_segment *s = a->segs; s; s = s->next) {
     dp_chunk *c = (dp_chunk *)s->base;

@@ -453,9 +453,9 @@ DEPOT_NOINLINE static void free_mapped(void *p) {
 /* The fast path.  The header's tag (chunk.h) vouches that p is a block of
  * this thread's arena that is out: no pagemap, no start bitmap.  p must be
  * 16-aligned and inside the arena's tag range (the brk heap, or a thread
- * arena's newest segment: every page of it is mapped, so p - 8 can be read
- * whatever p is); anything else, and
- * every header that does not vouch, takes free_mapped. */
+ * arena's newest segment with those side by side with it: every page of it
+ * is mapped, so p - 8 can be read whatever p is); anything else, and every
+ * header that does not vouch, takes free_mapped. */
 DEPOT_EXPORT void DEPOT_NAME(free)(void *p) {
   dp_tcache *tc = dp_tc;
   uintptr_t a = (uintptr_t)p;

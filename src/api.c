@@ -116,7 +116,9 @@ static blk_kind block_check(const char *func, void *p) {
 
 /* The list of a request of at most TC_EXACT_MAX - 8 bytes.  Its class is
  * its chunk size / 16 ((n + 8) rounded up to 16, at least 32 bytes), and a
- * list is 16 bytes, so the chunk size is the list's byte offset. */
+ * list is 16 bytes, so the chunk size is the list's byte offset: the
+ * cache's small_off table holds it by (n + 7) / 8, as every n of those 8
+ * bytes has the same chunk size (tcache.c). */
 _Static_assert(sizeof(dp_tc_bin) == 16, "a thread-cache list is 16 bytes");
 DEPOT_INLINE dp_tc_bin *tc_small_bin(dp_tcache *tc, size_t n) {
   return (dp_tc_bin *)((char *)tc->bins + tc->small_off[(n + 7) >> 3]);

@@ -327,6 +327,12 @@ static void tag_range_set(dp_arena *a, uintptr_t lo, uintptr_t end) {
   __atomic_store_n(&a->tag_units, end > lo ? (end - lo) >> 4 : 0, __ATOMIC_RELEASE);
 }
 
+/* the range as [*lo, *end); empty when *lo == *end */
+static void tag_range_get(const dp_arena *a, uintptr_t *lo, uintptr_t *end) {
+  *lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED);
+  *end = *lo + (__atomic_load_n(&a->tag_units, __ATOMIC_RELAXED) << 4);
+}
+
 /* The break moved: the range is the current brk segment from its first
  * block, base + 16, to brk_end. */
 static void tag_range_brk(dp_arena *a) { tag_range_set(a, brk_seg->base + 16, brk_end); }
@@ -417,12 +423,12 @@ static bool grow_brk(dp_arena *a, size_t need) {
  * lie side by side); else the new segment alone, the biggest (they
  * double), and the older segments' blocks take the pagemap path. */
 static void tag_range_mmap(dp_arena *a, const dp_segment *s) {
-  size_t units = __atomic_load_n(&a->tag_units, __ATOMIC_RELAXED);
-  uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED), end = lo + (units << 4);
+  uintptr_t lo, end;
+  tag_range_get(a, &lo, &end);
   uintptr_t map_lo = (uintptr_t)s->map_base, map_hi = map_lo + s->map_size;
-  if (units && map_hi == lo - 16)
+  if (lo != end && map_hi == lo - 16)
     tag_range_set(a, s->base + 16, end); /* [lo - 16, end) was mapped */
-  else if (units && map_lo == end + 16)
+  else if (lo != end && map_lo == end + 16)
     tag_range_set(a, lo, s->end);
   else
     tag_range_set(a, s->base + 16, s->end);
@@ -540,14 +546,11 @@ static dp_chunk *top_take(dp_arena *a, size_t cs, bool *zeroed) {
   return c;
 }
 
-/* k chunks of cs cut side by side from the top, each marked out, their
- * memory in out[] by address: what k rounds of top_take and mark_out do,
- * with the top, `fresh` and the counters moved once (a refill of 128
- * blocks from the top: fragmentation's fill phase, binary-trees) */
-static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
-  dp_chunk *c = top_checked(a);
-  size_t T = untagged_size(c), all = k * cs;
-  DEPOT_ASSERT(T >= all + DP_MINCHUNK);
+/* k chunks of cs side by side from c on, each marked out as mark_out
+ * would (the caller writes the header that follows them), with the
+ * pagemap looked up once a granule and the counters moved once; their
+ * memory in out[] by address */
+static void mark_out_run(dp_arena *a, dp_chunk *c, size_t cs, size_t k, void **out) {
   size_t prev = head_load(c) & C_PREV_INUSE;
   dp_pm_entry *e = NULL;
   uintptr_t granule = 0;
@@ -564,10 +567,21 @@ static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
     dp_starts_set(e, mem);
     out[j] = (void *)mem;
   }
+  out_add(a, k * cs);
+}
+
+/* k chunks of cs cut side by side from the top, each marked out: what k
+ * rounds of top_take and mark_out do, with the top and `fresh` moved once
+ * (a refill of 128 blocks from the top: fragmentation's fill phase,
+ * binary-trees) */
+static void top_take_batch(dp_arena *a, size_t cs, size_t k, void **out) {
+  dp_chunk *c = top_checked(a);
+  size_t T = untagged_size(c), all = k * cs;
+  DEPOT_ASSERT(T >= all + DP_MINCHUNK);
+  mark_out_run(a, c, cs, k, out);
   dp_chunk *t = chunk_at(c, all);
   head_store(t, (T - all) | C_PREV_INUSE);
   top_moved(a, t);
-  out_add(a, all);
 }
 
 dp_chunk *dp_arena_alloc(dp_arena *a, size_t cs, bool *zeroed) {
@@ -600,30 +614,14 @@ size_t dp_arena_alloc_batch(dp_arena *a, size_t cs, void **out, size_t n) {
     dp_chunk *c = bins_take(a, cs);
     if (c) {
       size_t S = untagged_size(c);
-      /* k pieces off the front, each marked out as mark_out would, with
-       * the pagemap looked up once a granule and the counters moved once;
-       * the last piece is split off below */
+      /* k pieces off the front in one run; the last piece is split off
+       * below */
       size_t k = S >= 2 * cs + DP_MINCHUNK ? (S - cs - DP_MINCHUNK) / cs : 0;
       if (k > n - 1 - got)
         k = n - 1 - got;
       if (k) {
-        size_t prev = head_load(c) & C_PREV_INUSE;
-        dp_pm_entry *e = NULL;
-        uintptr_t granule = 0;
-        for (size_t j = 0; j < k; j++) {
-          dp_chunk *b = chunk_at(c, j * cs);
-          head_store(b, out_head(a, b, cs, C_INUSE | prev));
-          prev = C_PREV_INUSE;
-          uintptr_t mem = (uintptr_t)chunk2mem(b);
-          if (!e || mem >> DP_GRANULE_SHIFT != granule) {
-            e = dp_pagemap_get(mem);
-            granule = mem >> DP_GRANULE_SHIFT;
-            DEPOT_ASSERT(e && e->seg);
-          }
-          dp_starts_set(e, mem);
-          out[got++] = (void *)mem;
-        }
-        out_add(a, k * cs);
+        mark_out_run(a, c, cs, k, out + got);
+        got += k;
         c = chunk_at(c, k * cs);
         S -= k * cs;
         head_store(c, S | C_PREV_INUSE);
@@ -1237,9 +1235,9 @@ static void segment_release(dp_arena *a, dp_segment *s) {
   a->system_bytes -= s->map_size;
   /* a range that holds any of it closes first (the next segment opens
    * one again) */
-  uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED);
-  uintptr_t hi = lo + (__atomic_load_n(&a->tag_units, __ATOMIC_RELAXED) << 4);
-  if (lo < (uintptr_t)s->map_base + s->map_size && (uintptr_t)s->map_base < hi + 16)
+  uintptr_t lo, hi;
+  tag_range_get(a, &lo, &hi);
+  if (lo != hi && lo < (uintptr_t)s->map_base + s->map_size && (uintptr_t)s->map_base < hi + 16)
     tag_range_set(a, 0, 0);
   dp_pagemap_unregister((uintptr_t)s->map_base, (uintptr_t)s->map_base + s->map_size);
   dp_os_munmap(s->map_base, s->map_size);
@@ -1431,10 +1429,10 @@ void dp_arena_check(dp_arena *a) {
     return;
   /* 9. free()'s tag range, from its first block's chunk on, lies in this
    * arena's segments, side by side */
-  size_t units = __atomic_load_n(&a->tag_units, __ATOMIC_RELAXED);
-  if (units) {
-    uintptr_t lo = 0 - __atomic_load_n(&a->tag_neg, __ATOMIC_RELAXED) - 16;
-    uintptr_t hi = lo + 16 + (units << 4);
+  uintptr_t lo, hi;
+  tag_range_get(a, &lo, &hi);
+  if (lo != hi) {
+    lo -= 16;
     while (lo < hi) {
       bool hit = false;
       for (dp_segment *s = a->segs; s && !hit; s = s->next) {

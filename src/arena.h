@@ -37,7 +37,8 @@ typedef struct dp_arena {
                                           p is 16-aligned and in [lo, lo + 16 * tag_units),
                                           lo = -tag_neg, every page of [lo - 8, that end)
                                           mapped (the current brk segment, or the newest
-                                          mmap'd segment; 0 for none).
+                                          mmap'd segment with those side by side with it;
+                                          0 for none).
                                           Stored negated: memcheck would take lo (the first
                                           block) for a pointer to it and miss its leak */
   size_t tag_units;

@@ -441,7 +441,16 @@ static bool grow_mmap(dp_arena *a, size_t need) {
     return false;
   if (size < want)
     size = want;
-  char *m = dp_os_mmap_aligned(size, DP_GRANULE);
+  /* right below the run the tag range covers, if that place is free */
+  uintptr_t lo, end, below = 0;
+  tag_range_get(a, &lo, &end);
+  if (lo != end && a->seg_top && !a->seg_top->is_brk) {
+    if (lo - 16 > size)
+      below = lo - 16 - size;
+  } else if (dp_os_region_top(a->index) > size) {
+    below = dp_os_region_top(a->index) - size; /* the arena's first (os.c) */
+  }
+  char *m = dp_os_mmap_aligned(size, DP_GRANULE, below);
   if (!m)
     return false;
   dp_segment *s = segment_new();

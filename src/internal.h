@@ -79,7 +79,9 @@
 void *dp_os_sbrk(intptr_t incr);             /* (void*)-1 on failure */
 void *dp_os_brk_current(void);
 void *dp_os_mmap(size_t len);                /* NULL on failure, errno kept */
-void *dp_os_mmap_aligned(size_t len, size_t align);
+void *dp_os_mmap_aligned(size_t len, size_t align, uintptr_t want); /* want: try there first */
+void *dp_os_mmap_meta(size_t len);           /* depot's records: their own area */
+uintptr_t dp_os_region_top(unsigned k);      /* arena k's place (os.c); 0: none */
 void dp_os_munmap(void *p, size_t len);
 void *dp_os_mremap(void *p, size_t old_len, size_t new_len); /* NULL on failure */
 void dp_os_release(void *p, size_t len);     /* madvise(MADV_DONTNEED) */

@@ -40,7 +40,7 @@ static bool table_insert_raw(uintptr_t *t, size_t cap, uintptr_t p) {
 
 static bool table_grow(void) {
   size_t ncap = table_cap ? table_cap * 2 : 1024;
-  uintptr_t *nt = dp_os_mmap(ncap * sizeof *nt);
+  uintptr_t *nt = dp_os_mmap_meta(ncap * sizeof *nt);
   if (!nt)
     return false;
   size_t live = 0;

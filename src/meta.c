@@ -17,7 +17,7 @@ void *dp_meta_alloc(size_t size) {
   dp_lock_acquire(&meta_lock);
   if ((size_t)(meta_end - meta_cur) < size) {
     size_t want = size > META_CHUNK ? dp_align_up(size, DP_PAGE) : META_CHUNK;
-    char *m = dp_os_mmap(want);
+    char *m = dp_os_mmap_meta(want);
     if (!m) {
       dp_lock_release(&meta_lock);
       return NULL;

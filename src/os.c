@@ -69,18 +69,55 @@ void *dp_os_mmap(size_t len) {
   return p;
 }
 
-/* A mapping whose start is a multiple of align (a power of two >= page):
- * map len + align, then cut off the unaligned head and the tail. */
-void *dp_os_mmap_aligned(size_t len, size_t align) {
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* A mapping at exactly `at`, or NULL when anything is there already (or
+ * the kernel is older than MAP_FIXED_NOREPLACE and put it elsewhere). */
+static void *mmap_at(uintptr_t at, size_t len) {
+  int saved = errno;
+  void *p = mmap((void *)at, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) {
+    errno = saved;
+    return NULL;
+  }
+  if ((uintptr_t)p != at) {
+    munmap(p, len);
+    errno = saved;
+    return NULL;
+  }
+  return p;
+}
+
+/* A mapping whose start is a multiple of align (a power of two >= page).
+ * First at `want` (0: anywhere), where the caller would have it: an arena
+ * asks for the place right below its lowest segment, so that its segments
+ * form one run that free()'s tag range covers.  Else map len + align and
+ * cut off the head and the tail, keeping the highest aligned start: the
+ * kernel places mappings top-down, so the last one usually begins where
+ * this one's over-mapping ends, and keeping the top puts the two side by
+ * side (keeping the lowest start left a hole of `align` bytes between
+ * every two). */
+void *dp_os_mmap_aligned(size_t len, size_t align, uintptr_t want) {
   if (len + align < len)
     return NULL;
+  if (want && !(want & (align - 1))) {
+    void *p = mmap_at(want, len);
+    if (p) {
+      if (dp_opt.trace)
+        os_trace("mmap", NULL, (intptr_t)len, p);
+      return p;
+    }
+  }
   char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     if (dp_opt.trace)
       os_trace("mmap failed", NULL, (intptr_t)len, NULL);
     return NULL;
   }
-  uintptr_t a = dp_align_up((uintptr_t)p, align);
+  uintptr_t a = ((uintptr_t)p + align) & ~(uintptr_t)(align - 1);
   size_t head = a - (uintptr_t)p, tail = align - head;
   if (head)
     munmap(p, head);
@@ -89,6 +126,77 @@ void *dp_os_mmap_aligned(size_t len, size_t align) {
   if (dp_opt.trace)
     os_trace("mmap", NULL, (intptr_t)len, (void *)a);
   return (void *)a;
+}
+
+/* The address-space plan.  The kernel places mappings top-down, one
+ * below the other, so an arena's segments would interleave with every
+ * other mapping of the process: depot's records, large blocks, other
+ * arenas' segments.  Side by side, an arena's segments form one run that
+ * free()'s tag range covers; apart, every free of a block in an older
+ * segment takes the pagemap path (bench-malloc-thread, one thread: 3.7M
+ * of its 12M frees, kept apart by a pagemap leaf mapped between two
+ * segments).  So depot asks for places of its own, 1 TiB above where the
+ * break started plus a random offset of up to 1 TiB:
+ *   [base, base + 16 GiB)            depot's records (pagemap leaves, meta
+ *                                    chunks, the large-block table),
+ *                                    apart from the program's blocks
+ *   region k: the next 16 GiB each   arena k's segments, from the top down
+ * Each is a request (MAP_FIXED_NOREPLACE), never a claim: where the place
+ * is taken, or there is no break, the kernel chooses as before. */
+/* ThreadSanitizer keeps the program's mappings to ranges of its choosing
+ * and aborts on a request elsewhere: its builds let the kernel choose. */
+#if defined(__SANITIZE_THREAD__)
+#define AREA_PLAN 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AREA_PLAN 0
+#endif
+#endif
+#ifndef AREA_PLAN
+#define AREA_PLAN 1
+#endif
+#define AREA_GAP ((uintptr_t)1 << 40)
+#define AREA_REGION ((uintptr_t)16 << 30)
+#define AREA_REGIONS 64u
+static uintptr_t area_base; /* atomic; 0: not chosen yet, 1: none */
+static uintptr_t meta_next; /* atomic: the records' bump pointer */
+
+static uintptr_t area_get(void) {
+  uintptr_t base = __atomic_load_n(&area_base, __ATOMIC_ACQUIRE);
+  if (base)
+    return base;
+  void *brk0 = sbrk(0);
+  uintptr_t b = (uintptr_t)brk0, span = 2 * AREA_GAP + (AREA_REGIONS + 1) * AREA_REGION;
+  uintptr_t mine = 1;
+  if (AREA_PLAN && brk0 != (void *)-1 && b < ((uintptr_t)1 << 47) - span)
+    mine = dp_align_up(b + AREA_GAP + dp_os_random() % AREA_GAP, (uintptr_t)2 << 20);
+  uintptr_t expect = 0;
+  if (__atomic_compare_exchange_n(&area_base, &expect, mine, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE))
+    return mine;
+  return expect; /* another thread chose first */
+}
+
+uintptr_t dp_os_region_top(unsigned k) {
+  uintptr_t base = area_get();
+  if (base == 1 || k >= AREA_REGIONS)
+    return 0;
+  return base + (uintptr_t)(k + 2) * AREA_REGION;
+}
+
+void *dp_os_mmap_meta(size_t len) {
+  len = dp_align_up(len, DP_PAGE);
+  uintptr_t base = area_get();
+  if (base != 1) {
+    uintptr_t off = __atomic_fetch_add(&meta_next, len, __ATOMIC_RELAXED);
+    void *p = off + len <= AREA_REGION ? mmap_at(base + off, len) : NULL;
+    if (p) {
+      if (dp_opt.trace)
+        os_trace("mmap", NULL, (intptr_t)len, p);
+      return p;
+    }
+  }
+  return dp_os_mmap(len);
 }
 
 void dp_os_munmap(void *p, size_t len) {

@@ -41,7 +41,7 @@ bool dp_pagemap_register(struct dp_segment *seg, struct dp_arena *arena, uintptr
   for (uintptr_t g = dp_align_down(from, DP_GRANULE); g < to; g += DP_GRANULE) {
     size_t i1 = (g >> 32) & 0xffff;
     if (!dp_pagemap_l1[i1]) {
-      dp_pm_entry *leaf = dp_os_mmap(LEAF_ENTRIES * sizeof(dp_pm_entry));
+      dp_pm_entry *leaf = dp_os_mmap_meta(LEAF_ENTRIES * sizeof(dp_pm_entry));
       if (!leaf) {
         ok = false;
         break;

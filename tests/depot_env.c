@@ -162,10 +162,20 @@ static unsigned long long cached_now(void) {
 }
 
 /* n blocks of size bytes, all freed (the newest last) */
+/* n blocks freed in allocation order; a block allocated after them stays,
+ * so that none of them borders the top (a thread that frees the block
+ * next to the top while giving memory back sends it home, and the cached
+ * blocks right below with it: the cache would then look empty) */
+static void *guard[8];
 static void alloc_free(int n, size_t size) {
   void *v[64];
   REQUIRE(n <= 64);
   t_alloc_filled(v, n, size, 3);
+  for (unsigned g = 0; g < sizeof guard / sizeof guard[0]; g++)
+    if (!guard[g]) {
+      guard[g] = malloc(opaque_size(size));
+      break;
+    }
   for (int i = 0; i < n; i++) free(v[i]);
 }
 

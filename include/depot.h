@@ -63,7 +63,10 @@ typedef struct depot_stats {
   /* calls (counted in thread caches; merged when asked) */
   uint64_t malloc_calls;     /* malloc, calloc, realloc-grow, memalign family */
   uint64_t free_calls;       /* free and friends */
-  uint64_t cache_hits;       /* mallocs served from the thread cache */
+  uint64_t cache_hits;       /* mallocs served from the thread cache at once (no refill) */
+  uint64_t free_pagemap;     /* frees whose block was checked through the pagemap: its
+                                header could not vouch (another arena's block, or one
+                                outside its arena's run of side-by-side segments) */
 } depot_stats_t;
 
 /* Fill *out; returns 0. */

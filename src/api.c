@@ -146,6 +146,7 @@ static void *heap_alloc(dp_tcache *tc, size_t n, bool *zeroed) {
       void **p = b->head;
       if (p) {
         tc->nmalloc--; /* tc_pop counts it; alloc_any_work did already */
+        tc->nslow--;   /* and it is a hit after all */
         return tc_pop(tc, b, p, "malloc");
       }
       return dp_tcache_alloc_slow(tc, cls);
@@ -187,6 +188,7 @@ static void *alloc_any_work(size_t n, bool *zeroed) {
     dp_tcache_relimit(tc);
   }
   tc->nmalloc++;
+  tc->nslow++;
   void *p = NULL;
   if (dp_large_wanted(n)) {
     dp_arena_before_map(tc->arena, n);
@@ -442,6 +444,8 @@ DEPOT_NOINLINE static void free_mapped(void *p) {
   if (!p) /* free(NULL): programs do it often (fragmentation: 745K times) */
     return;
   dp_tcache *tc = dp_tc;
+  if (tc->live) /* counted for the report: how often the header could not vouch */
+    tc->nfree_pagemap++;
   uintptr_t a = (uintptr_t)p;
   dp_pm_entry *leaf = __atomic_load_n(&dp_pagemap_l1[(a >> 32) & 0xffff], __ATOMIC_ACQUIRE);
   if (likely(leaf != NULL && (a & 15) == 0)) {

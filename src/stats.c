@@ -76,9 +76,15 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   out->mmap_total = ls.total_maps;
   out->munmap_total = ls.total_unmaps;
   out->mmap_threshold = __atomic_load_n(&dp_opt.mmap_threshold, __ATOMIC_RELAXED);
-  uint64_t cached;
-  dp_tcache_merge_stats(&out->malloc_calls, &out->free_calls, &cached, &out->threads_live,
-                        &out->threads_total);
+  dp_tc_totals tt;
+  dp_tcache_merge_stats(&tt);
+  out->malloc_calls = tt.nmalloc;
+  out->free_calls = tt.nfree;
+  out->threads_live = tt.live;
+  out->threads_total = tt.total;
+  out->cache_hits = tt.hits;
+  out->free_pagemap = tt.free_pagemap;
+  uint64_t cached = tt.cached_bytes;
   out->cached_bytes = cached;
   /* blocks in thread caches and fast lists are out of the bins but not in use */
   uint64_t idle = cached + out->fast_bytes;
@@ -251,7 +257,9 @@ DEPOT_EXPORT void depot_stats_print(int fd) {
   kv(fd, "thread caches live", s.threads_live, false);
   kv(fd, "thread caches ever", s.threads_total, false);
   kv(fd, "malloc-family calls", s.malloc_calls, false);
+  kv(fd, "  served by a cache", s.cache_hits, false);
   kv(fd, "free calls", s.free_calls, false);
+  kv(fd, "  checked by the pagemap", s.free_pagemap, false);
   say(fd, " bins\n");
   depot_bins_print(fd);
 }

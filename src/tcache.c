@@ -40,7 +40,7 @@ static dp_lock tc_list_lock = DP_LOCK_INIT;
 static dp_tcache *tc_live;      /* every live cache */
 static dp_tcache *tc_recycled;  /* caches of exited threads */
 static uint64_t tc_total, tc_nlive;
-static uint64_t tc_dead_nmalloc, tc_dead_nfree; /* counts of exited threads */
+static uint64_t tc_dead_nmalloc, tc_dead_nfree, tc_dead_nslow, tc_dead_npm; /* exited threads' counts */
 static pthread_key_t tc_key;
 static bool tc_key_ok;
 
@@ -442,6 +442,8 @@ static void tc_thread_exit(void *arg) {
   tc_nlive--;
   tc_dead_nmalloc += tc->nmalloc;
   tc_dead_nfree += tc->nfree;
+  tc_dead_nslow += tc->nslow;
+  tc_dead_npm += tc->nfree_pagemap;
   tc->live = false;
   tc->next = tc_recycled;
   tc_recycled = tc;
@@ -449,21 +451,24 @@ static void tc_thread_exit(void *arg) {
   dp_tc = &tc_dead;
 }
 
-void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
-                           uint64_t *live, uint64_t *total) {
+void dp_tcache_merge_stats(dp_tc_totals *t) {
   dp_lock_acquire(&tc_list_lock);
-  uint64_t m = tc_dead_nmalloc, f = tc_dead_nfree, cb = 0;
+  uint64_t m = tc_dead_nmalloc, f = tc_dead_nfree, cb = 0, slow = tc_dead_nslow, pm = tc_dead_npm;
   for (dp_tcache *tc = tc_live; tc; tc = tc->next) {
-    m += tc->nmalloc;
-    f += tc->nfree;
+    m += __atomic_load_n(&tc->nmalloc, __ATOMIC_RELAXED);
+    f += __atomic_load_n(&tc->nfree, __ATOMIC_RELAXED);
+    slow += __atomic_load_n(&tc->nslow, __ATOMIC_RELAXED);
+    pm += __atomic_load_n(&tc->nfree_pagemap, __ATOMIC_RELAXED);
     for (unsigned c = 0; c < TC_NBINS; c++)
       cb += (uint64_t)(tc->bins[c].count + tc->xbins[c].count) * tc_class_size(c);
   }
-  *nmalloc = m;
-  *nfree = f;
-  *cached_bytes = cb;
-  *live = tc_nlive;
-  *total = tc_total;
+  t->nmalloc = m;
+  t->nfree = f;
+  t->cached_bytes = cb;
+  t->live = tc_nlive;
+  t->total = tc_total;
+  t->hits = m > slow ? m - slow : 0;
+  t->free_pagemap = pm;
   dp_lock_release(&tc_list_lock);
 }
 

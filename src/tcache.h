@@ -23,6 +23,10 @@ typedef struct dp_tcache {
   uint64_t nmalloc;         /* calls served here, fast or slow */
   uint64_t nfree;           /* frees */
   uint64_t nrefill, nflush; /* trips to the arena */
+  uint64_t nslow;           /* mallocs the cache did not serve at once */
+  uint64_t nfree_pagemap;   /* frees checked through the pagemap (the header
+                               could not vouch: outside the tag range, or
+                               another arena's block) */
   uint64_t net_mark;        /* nfree - nmalloc at the last refill */
   dp_tc_bin xbins[TC_NBINS]; /* blocks of other threads' arenas, never handed out here:
                                they go home in batches (remote stacks) */
@@ -48,8 +52,12 @@ void dp_tcache_free_foreign(dp_tcache *tc, unsigned cls, void *mem,
 bool dp_tcache_cached_elsewhere(dp_tcache *self, unsigned cls, const void *mem);
 bool dp_tcache_remove(dp_tcache *tc, unsigned cls, const void *mem, uint32_t max_scan);
 bool dp_tcache_contains(dp_tcache *tc, unsigned cls, const void *mem);
-void dp_tcache_merge_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *cached_bytes,
-                           uint64_t *live, uint64_t *total);
+typedef struct dp_tc_totals {
+  uint64_t nmalloc, nfree, cached_bytes, live, total;
+  uint64_t hits;         /* mallocs served by a cache at once */
+  uint64_t free_pagemap; /* frees checked through the pagemap */
+} dp_tc_totals;
+void dp_tcache_merge_stats(dp_tc_totals *t); /* over live and exited threads */
 void dp_tcache_global_init(void);
 void dp_tcache_relimit(dp_tcache *tc);    /* options changed: re-read the limits */
 

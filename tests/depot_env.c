@@ -161,7 +161,6 @@ static unsigned long long cached_now(void) {
   return (unsigned long long)st.cached_bytes;
 }
 
-/* n blocks of size bytes, all freed (the newest last) */
 /* n blocks freed in allocation order; a block allocated after them stays,
  * so that none of them borders the top (a thread that frees the block
  * next to the top while giving memory back sends it home, and the cached

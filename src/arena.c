@@ -417,29 +417,16 @@ static bool grow_brk(dp_arena *a, size_t need) {
   return true;
 }
 
-/* A new mmap'd segment: its blocks' frees read their headers as the brk
- * heap's do.  The range takes it in with the range it borders (mmap puts
- * a new mapping right below the last one, so an arena's segments often
- * lie side by side); else the new segment alone, the biggest (they
- * double), and the older segments' blocks take the pagemap path. */
-static void tag_range_mmap(dp_arena *a, const dp_segment *s) {
-  uintptr_t lo, end;
-  tag_range_get(a, &lo, &end);
-  uintptr_t map_lo = (uintptr_t)s->map_base, map_hi = map_lo + s->map_size;
-  if (lo != end && map_hi == lo - 16)
-    tag_range_set(a, s->base + 16, end); /* [lo - 16, end) was mapped */
-  else if (lo != end && map_lo == end + 16)
-    tag_range_set(a, lo, s->end);
-  else
-    tag_range_set(a, s->base + 16, s->end);
-}
-
-/* After segment `gone` left the arena's list (still mapped): the range is
- * the run of the arena's mmap'd segments side by side that holds the top's
- * segment, or closed when there is none.  Without this, a thread arena
- * that gave a segment back (malloc_trim, an idle purge) had no range until
- * it grew again, and the frees of its blocks took the pagemap path
- * (16.7K of 24K in a thread's round after a trim). */
+/* The range of an arena whose top is in an mmap'd segment: the run of its
+ * mmap'd segments side by side that holds the top's, leaving out `gone`
+ * (a segment that left the list and is about to be unmapped), or closed
+ * when there is none.  Set when a new segment becomes the top (each arena
+ * asks for the place right below its run, os.c, so the run grows with it)
+ * and when a segment goes back (malloc_trim, an idle purge: the range
+ * shrinks to the run that is left; closing it instead left the arena's
+ * frees on the pagemap path until it grew again, 16.7K of 24K in a
+ * thread's round after a trim).  Older segments apart from the run take
+ * the pagemap path. */
 static void tag_range_rebuild(dp_arena *a, const dp_segment *gone) {
   const dp_segment *t = a->seg_top;
   if (!t || t == gone || t->is_brk || !t->map_base) {
@@ -462,8 +449,7 @@ static void tag_range_rebuild(dp_arena *a, const dp_segment *gone) {
       }
     }
   }
-  tag_range_set(a, 0, 0); /* closed while it moves */
-  tag_range_set(a, lo + 16, hi - 16);
+  tag_range_set(a, lo + 16, hi - 16); /* first block .. fence */
 }
 
 static bool grow_mmap(dp_arena *a, size_t need) {
@@ -503,7 +489,7 @@ static bool grow_mmap(dp_arena *a, size_t need) {
   set_top(a, (dp_chunk *)s->base);
   head_store(a->top, (s->end - s->base) | C_PREV_INUSE);
   write_fence(s->end);
-  tag_range_mmap(a, s);
+  tag_range_rebuild(a, NULL);
   return true;
 }
 

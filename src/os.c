@@ -88,6 +88,8 @@ static void *mmap_at(uintptr_t at, size_t len) {
     errno = saved;
     return NULL;
   }
+  if (dp_opt.trace)
+    os_trace("mmap", NULL, (intptr_t)len, p);
   return p;
 }
 
@@ -105,11 +107,8 @@ void *dp_os_mmap_aligned(size_t len, size_t align, uintptr_t want) {
     return NULL;
   if (want && !(want & (align - 1))) {
     void *p = mmap_at(want, len);
-    if (p) {
-      if (dp_opt.trace)
-        os_trace("mmap", NULL, (intptr_t)len, p);
+    if (p)
       return p;
-    }
   }
   char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
@@ -190,11 +189,8 @@ void *dp_os_mmap_meta(size_t len) {
   if (base != 1) {
     uintptr_t off = __atomic_fetch_add(&meta_next, len, __ATOMIC_RELAXED);
     void *p = off + len <= AREA_REGION ? mmap_at(base + off, len) : NULL;
-    if (p) {
-      if (dp_opt.trace)
-        os_trace("mmap", NULL, (intptr_t)len, p);
+    if (p)
       return p;
-    }
   }
   return dp_os_mmap(len);
 }

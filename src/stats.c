@@ -84,10 +84,9 @@ DEPOT_EXPORT int depot_stats_get(depot_stats_t *out) {
   out->threads_total = tt.total;
   out->cache_hits = tt.hits;
   out->free_pagemap = tt.free_pagemap;
-  uint64_t cached = tt.cached_bytes;
-  out->cached_bytes = cached;
+  out->cached_bytes = tt.cached_bytes;
   /* blocks in thread caches and fast lists are out of the bins but not in use */
-  uint64_t idle = cached + out->fast_bytes;
+  uint64_t idle = tt.cached_bytes + out->fast_bytes;
   out->in_use_bytes = out->in_use_bytes > idle ? out->in_use_bytes - idle : 0;
   out->in_use_bytes += ls.bytes;
   out->in_use_peak += ls.peak_bytes;

@@ -143,10 +143,6 @@ dp_tcache *dp_tcache_get(void) {
   return tc;
 }
 
-#ifndef TC_REFILL_OF
-#define TC_REFILL_OF(lim) ((lim) / 2)
-#endif
-
 /* Refill class cls from the arena (its fast list first, as one chain),
  * then pop one block. */
 void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
@@ -159,7 +155,7 @@ void *dp_tcache_alloc_slow(dp_tcache *tc, unsigned cls) {
    * one soon asks for its full batches (its heap stops growing after a few
    * rounds) */
   static const uint8_t ramp_of[6] = {1, 2, 4, 16, 64, 128};
-  size_t want = TC_REFILL_OF(b->limit);
+  size_t want = b->limit / 2;
   size_t ramp = ramp_of[tc->refills[cls]];
   if (want > ramp)
     want = ramp;

@@ -963,9 +963,9 @@ static bool spill_thread_cache(dp_arena *a, bool small) {
       size_t k = 0;
       void **p = b->head;
       while (p && b->count && k < 32) {
-        dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
-        if (unlikely(DP_BAD_LINK(p) || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
+        if (unlikely(DP_BAD_LINK(p)))
           dp_fatal("malloc", "corrupted thread cache at", p);
+        dp_pm_entry *e = tc_block_entry("malloc", p);
         if (e->arena != a) {
           foreign = true;
           break;

@@ -258,10 +258,7 @@ static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep,
   tc->nflush++;
   bool fast = cls < ARENA_NFAST && tc_class_size(cls) <= dp_fast_max_chunk;
   while (left) {
-    dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
-    if (unlikely(!p || !e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
-      dp_fatal("free", "corrupted thread cache at", p);
-    dp_arena *a = e->arena;
+    dp_arena *a = tc_block_entry("free", p)->arena;
     /* a run of blocks owned by one arena */
     void **first = p, **last = p;
     uint32_t n = 1;
@@ -269,10 +266,7 @@ static void flush_list(dp_tcache *tc, dp_tc_bin *b, unsigned cls, uint32_t keep,
     while (n < left) {
       if (unlikely(DP_BAD_LINK(next) || !next))
         dp_fatal("free", "corrupted thread cache at", last);
-      dp_pm_entry *ne = dp_pagemap_get((uintptr_t)next);
-      if (unlikely(!ne || !ne->seg || !dp_starts_test(ne, (uintptr_t)next)))
-        dp_fatal("free", "corrupted thread cache at", next);
-      if (ne->arena != a)
+      if (tc_block_entry("free", next)->arena != a)
         break;
       last = next;
       n++;

@@ -96,6 +96,16 @@ DEPOT_INLINE bool tc_giving_back(const dp_tcache *tc, uint64_t pending) {
   return (int64_t)(tc->nfree + pending - tc->nmalloc - tc->net_mark) >= 32;
 }
 
+/* The pagemap entry of a block that a thread cache holds, once it is
+ * checked to be one (its granule is in a segment and its start bit is
+ * set): anything else means the list was corrupted, and the program stops. */
+DEPOT_INLINE dp_pm_entry *tc_block_entry(const char *func, const void *p) {
+  dp_pm_entry *e = dp_pagemap_get((uintptr_t)p);
+  if (unlikely(!e || !e->seg || !dp_starts_test(e, (uintptr_t)p)))
+    dp_fatal(func, "corrupted thread cache at", p);
+  return e;
+}
+
 DEPOT_INLINE void tc_push(dp_tcache *tc, dp_tc_bin *b, void *mem) {
   void **w = mem;
   w[0] = (void *)((uintptr_t)b->head ^ ((uintptr_t)w >> 12) ^ tc->secret);

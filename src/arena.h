@@ -8,6 +8,7 @@
 #define ARENA_NBINS 368u   /* 62 exact small bins, then 8 per power of two */
 #define ARENA_NSMALL 64u   /* bins below this index hold one size each */
 #define ARENA_NFAST TC_NBINS /* fast lists: one per thread-cache class */
+#define ARENA_GATHER 1024u /* blocks consolidate() walks at once */
 #define ARENA_BINMAP_WORDS ((ARENA_NBINS + 63) / 64)
 #define SEG_MIN_MMAP ((size_t)1 << 20) /* first mmap'd segment; doubles to SEG_MAX */
 #define SEG_MAX_MMAP ((size_t)64 << 20)
@@ -72,6 +73,7 @@ typedef struct dp_arena {
   uint64_t purged_for;                 /* the idle_ms of the idle period already
                                           purged (atomic) */
   struct dp_arena *next;               /* list of all arenas */
+  void *gather[ARENA_GATHER];          /* consolidate()'s blocks, gathered side by side */
 } dp_arena;
 
 extern dp_arena dp_main_arena;

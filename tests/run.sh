@@ -88,7 +88,7 @@ SIGNAL_TESTS="signal_fork"
 # as <lib>.so, <lib>.asan.so, <lib>.tsan.so
 DLOPEN_TESTS="dlopen_ctor"
 declare -A LIB_OF=([dlopen_ctor]=dlopen_lib)
-DEPOT_TESTS="misuse depot_api depot_env thread_arena_run"
+DEPOT_TESTS="misuse depot_api depot_env thread_arena_run arena_consolidate"
 VALGRIND_TEST=api_realloc
 
 CFLAGS_BASE="-std=gnu11 -O1 -g -pthread -Iinclude -Itests -fno-builtin -Wall -Wno-deprecated-declarations -Wno-use-after-free -Wno-free-nonheap-object -Wno-alloc-size-larger-than"

@@ -683,8 +683,10 @@ DEPOT_EXPORT int DEPOT_NAME(posix_memalign)(void **out, size_t align, size_t n) 
 
 DEPOT_EXPORT void *DEPOT_NAME(valloc)(size_t n) { return aligned_any(DP_PAGE, n); }
 
+/* pvalloc(0) is a minimal page-aligned block, as glibc's (0 is a multiple
+ * of the page size) */
 DEPOT_EXPORT void *DEPOT_NAME(pvalloc)(size_t n) {
-  size_t r = dp_align_up(n ? n : 1, DP_PAGE);
+  size_t r = dp_align_up(n, DP_PAGE);
   if (r < n) {
     errno = ENOMEM;
     return NULL;

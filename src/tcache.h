@@ -28,15 +28,17 @@ typedef struct dp_tcache {
                                could not vouch: outside the tag range, or
                                another arena's block) */
   uint64_t net_mark;        /* nfree - nmalloc at the last refill */
+  /* malloc(n), n <= TC_EXACT_MAX - DP_HDR: bins[] byte offset of its class,
+   * by (n + 7) / 8 (one load instead of rounding and the 32-byte floor) */
+  uint16_t small_off[TC_SMALL_WORDS];
+  uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
+  struct dp_tcache *next, *prev; /* all live caches */
+  /* above: what every thread touches, 3.4 KiB; below: what only a
+   * thread that frees other threads' blocks does (a cache is 8.5 KiB) */
   dp_tc_bin xbins[TC_NBINS]; /* blocks of other threads' arenas, never handed out here:
                                they go home in batches (remote stacks) */
   struct dp_arena *xowner[TC_NBINS]; /* the arena all of xbins[c] belong to */
   void *xtail[TC_NBINS];     /* xbins[c]'s oldest block (its chain's end) */
-  uint8_t refills[TC_NBINS]; /* refills so far (a class's batches grow with use) */
-  struct dp_tcache *next, *prev; /* all live caches */
-  /* malloc(n), n <= TC_EXACT_MAX - DP_HDR: bins[] byte offset of its class,
-   * by (n + 7) / 8 (one load instead of rounding and the 32-byte floor) */
-  uint16_t small_off[TC_SMALL_WORDS];
 } dp_tcache;
 
 extern __thread dp_tcache *dp_tc;

@@ -1084,67 +1084,91 @@ bool dp_arena_fast_contains(dp_arena *a, unsigned cls, const void *mem) {
  * changed which chunks later requests found and cost sh8bench 4-8% more
  * peak RSS. */
 #define CONS_LANES 8
+#define CONS_RUN 128 /* blocks handed to free_batch_core at a time */
+
+/* One batch being walked: its next block, how many it has left, and its
+ * stretch of the gather area (room slots from at, got of them filled). */
+typedef struct {
+  void **p;
+  uint32_t left, at, room, got;
+} cons_lane;
+
+/* Opens lanes on the consecutive batches from *f that fit the gather area
+ * together; a batch longer than all of it gets a lane of its own, walked
+ * ARENA_GATHER blocks at a time.  Advances *f past them. */
+static unsigned cons_lanes_open(void ***f, cons_lane *lane) {
+  unsigned nl = 0;
+  uint32_t used = 0;
+  while (*f && nl < CONS_LANES) {
+    uint32_t n = batch_len(*f);
+    if (nl > 0 && used + n > ARENA_GATHER)
+      break;
+    uint32_t room = n < ARENA_GATHER ? n : ARENA_GATHER;
+    lane[nl++] = (cons_lane){.p = *f, .left = n, .at = used, .room = room, .got = 0};
+    used += room;
+    *f = batch_next(*f);
+  }
+  return nl;
+}
+
+/* Steps every lane one block at a time, round robin, until each has
+ * filled its room or run out, so the lanes' cache misses overlap. */
+static void cons_gather(void **gather, cons_lane *lane, unsigned nl) {
+  for (bool more = true; more;) {
+    more = false;
+    for (unsigned i = 0; i < nl; i++) {
+      cons_lane *l = &lane[i];
+      if (!l->p || !l->left || l->got == l->room)
+        continue;
+      void **p = l->p;
+      void **next = link_decode(&p[0], (uintptr_t)p[0]);
+      if (unlikely(DP_BAD_LINK(next)))
+        corrupt(p);
+      p[1] = p[2] = NULL;
+      gather[l->at + l->got++] = p;
+      l->left--;
+      l->p = next;
+      more = true;
+    }
+  }
+}
+
+/* Adds one block to run[]; a full run goes to free_batch_core (side by
+ * side blocks join first: one bin operation a run). */
+static inline void cons_emit(dp_arena *a, dp_chunk **run, size_t *k, void *mem) {
+  run[(*k)++] = mem2chunk(mem);
+  if (*k == CONS_RUN) {
+    free_batch_core(a, run, *k, false);
+    *k = 0;
+  }
+}
 
 static void consolidate(dp_arena *a) {
   remote_take_all(a);
   if (!a->fast_bytes)
     return;
-  dp_chunk *run[128];
+  dp_chunk *run[CONS_RUN];
   size_t k = 0;
-  void **gather = a->gather;
   for (unsigned cls = 0; cls < ARENA_NFAST; cls++) {
     void **f = a->fast[cls];
     a->fast[cls] = NULL;
     a->fast_count[cls] = 0;
     while (f) {
-      /* lanes: consecutive batches that fit the gather area together
-       * (a batch longer than all of it has a lane of its own, walked in
-       * pieces) */
-      void **lp[CONS_LANES];
-      uint32_t left[CONS_LANES], at[CONS_LANES], got[CONS_LANES];
-      unsigned nl = 0;
-      size_t used = 0;
-      while (f && nl < CONS_LANES) {
-        uint32_t n = batch_len(f);
-        if (nl > 0 && used + n > ARENA_GATHER)
-          break;
-        void **nf = batch_next(f);
-        lp[nl] = f;
-        left[nl] = n;
-        at[nl] = (uint32_t)used;
-        got[nl] = 0;
-        used += n < ARENA_GATHER ? n : ARENA_GATHER;
-        nl++;
-        f = nf;
-      }
-      for (;;) {
-        bool more = false;
-        for (unsigned i = 0; i < nl; i++) {
-          void **p = lp[i];
-          if (!p || !left[i] || (nl == 1 && got[i] == ARENA_GATHER))
-            continue;
-          void **next = link_decode(&p[0], (uintptr_t)p[0]);
-          if (unlikely(DP_BAD_LINK(next)))
-            corrupt(p);
-          p[1] = p[2] = NULL;
-          gather[at[i] + got[i]++] = p;
-          left[i]--;
-          lp[i] = next;
-          more = true;
-        }
-        if (!more || (nl == 1 && got[0] == ARENA_GATHER)) {
-          /* hand the gathered blocks on, lane by lane */
-          for (unsigned i = 0; i < nl; i++)
-            for (uint32_t j = 0; j < got[i]; j++) {
-              run[k++] = mem2chunk(gather[at[i] + j]);
-              if (k == 128) { /* side by side blocks join first: one bin operation a run */
-                free_batch_core(a, run, k, false);
-                k = 0;
-              }
-            }
-          if (!more || !lp[0] || !left[0])
-            break;
-          got[0] = 0; /* a long batch: its next piece */
+      cons_lane lane[CONS_LANES];
+      unsigned nl = cons_lanes_open(&f, lane);
+      for (bool rest = true; rest;) {
+        cons_gather(a->gather, lane, nl);
+        rest = false;
+        for (unsigned i = 0; i < nl; i++) { /* hand them on, lane by lane */
+          cons_lane *l = &lane[i];
+          for (uint32_t j = 0; j < l->got; j++)
+            cons_emit(a, run, &k, a->gather[l->at + j]);
+          /* only a lone long batch has blocks left: its next piece */
+          if (l->p && l->left) {
+            l->got = 0;
+            l->room = l->left < ARENA_GATHER ? l->left : ARENA_GATHER;
+            rest = true;
+          }
         }
       }
     }

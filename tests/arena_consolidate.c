@@ -4,21 +4,15 @@
  * blocks on batch by batch; a batch longer than its gather area (1024
  * blocks) is walked in pieces.  Here the thread cache first keeps 3000
  * blocks a class (tcache_count), so a full list goes home as one batch of
- * 3000; then 8, so that short batches of other classes lie beside it.  After malloc_trim
- * (which consolidates) the fast lists must be empty, every block kept
+ * 3000; then 8, so that short batches of other classes lie beside it.
+ * After malloc_trim (which consolidates) the fast lists must be empty,
+ * every block kept
  * alive must still hold its contents, and the freed blocks, which lay side
  * by side, must have become one free chunk big enough for all their bytes
  * together (largest_free), without the break rising. */
 #include "common.h"
 
 enum { LONG_N = 3001, SHORT_N = 40, CLASSES = 6, ROUNDS = 3 };
-
-static int get_stats(depot_stats_t *st) {
-  int (*fn)(depot_stats_t *) = (int (*)(depot_stats_t *))t_lookup("depot_stats_get");
-  if (!fn) return 0;
-  memset(st, 0, sizeof *st);
-  return fn(st) == 0;
-}
 
 static void *blk[LONG_N + CLASSES * SHORT_N];
 static size_t len[LONG_N + CLASSES * SHORT_N];
@@ -67,18 +61,20 @@ int main(void) {
         blk[k] = NULL;
       }
     depot_stats_t st;
-    REQUIRE(get_stats(&st));
+    REQUIRE(t_depot_stats(&st));
     CHECKM(st.fast_bytes + st.cached_bytes >= freed_bytes,
            "round %d: fast %llu + cached %llu < freed %zu", r, (unsigned long long)st.fast_bytes,
            (unsigned long long)st.cached_bytes, freed_bytes);
-    CHECKM(st.fast_bytes >= batch_bytes, "round %d: fast lists hold %llu, less than the long batch's %zu",
-           r, (unsigned long long)st.fast_bytes, batch_bytes);
+    CHECKM(st.fast_bytes >= batch_bytes,
+           "round %d: fast lists hold %llu, less than the long batch's %zu", r,
+           (unsigned long long)st.fast_bytes, batch_bytes);
     malloc_trim(0); /* the thread's cache goes home, then everything consolidates */
-    REQUIRE(get_stats(&st));
+    REQUIRE(t_depot_stats(&st));
     CHECKM(st.fast_bytes == 0, "round %d: %llu bytes left in fast lists", r,
            (unsigned long long)st.fast_bytes);
-    CHECKM(st.largest_free >= freed_bytes, "round %d: largest free chunk %llu < %zu freed side by side",
-           r, (unsigned long long)st.largest_free, freed_bytes);
+    CHECKM(st.largest_free >= freed_bytes,
+           "round %d: largest free chunk %llu < %zu freed side by side", r,
+           (unsigned long long)st.largest_free, freed_bytes);
     CHECK((char *)sbrk(0) <= (char *)brk_before); /* no growth (a trim may lower it) */
     for (size_t i = 0; i < n; i++)
       if (blk[i]) {

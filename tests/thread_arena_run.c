@@ -17,13 +17,6 @@ static unsigned char *blk[THREADS][BLOCKS];
 static pthread_barrier_t grow_together;
 static long bad[THREADS];
 
-static int get_stats(depot_stats_t *st) {
-  int (*fn)(depot_stats_t *) = (int (*)(depot_stats_t *))t_lookup("depot_stats_get");
-  if (!fn) return 0;
-  memset(st, 0, sizeof *st);
-  return fn(st) == 0;
-}
-
 static void *worker(void *arg) {
   int t = (int)(intptr_t)arg;
   uint32_t x = 77u + (uint32_t)t;
@@ -79,16 +72,16 @@ int main(void) {
   depot_stats_t s0, s1;
   pthread_barrier_wait(&grow_together); /* start growing */
   pthread_barrier_wait(&grow_together); /* grown */
-  int have = get_stats(&s0);
+  int have = t_depot_stats(&s0);
   pthread_barrier_wait(&grow_together); /* free now */
   pthread_barrier_wait(&grow_together); /* freed */
-  have = have && get_stats(&s1);
+  have = have && t_depot_stats(&s1);
   depot_stats_t s2, s3;
   pthread_barrier_wait(&grow_together); /* trimmed and refilled */
-  have = have && get_stats(&s2);
+  have = have && t_depot_stats(&s2);
   pthread_barrier_wait(&grow_together);
   pthread_barrier_wait(&grow_together); /* freed */
-  have = have && get_stats(&s3);
+  have = have && t_depot_stats(&s3);
   for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
   for (int t = 0; t < THREADS; t++)
     CHECKM(bad[t] == 0, "thread %d: %ld of its blocks missing or corrupted", t, bad[t]);

@@ -44,22 +44,12 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-static int get_stats(depot_stats_t *st) {
-  int (*fn)(depot_stats_t *) = (int (*)(depot_stats_t *))t_lookup("depot_stats_get");
-#ifdef DEPOT_PREFIX_TEST
-  if (!fn) fn = (int (*)(depot_stats_t *))dlsym(RTLD_DEFAULT, "depot_stats_get");
-#endif
-  if (!fn) return 0;
-  memset(st, 0, sizeof *st);
-  return fn(st) == 0;
-}
-
 int main(void) {
   t_name = "thread_exit";
   size_t rss[ROUNDS];
   long bad = 0, missing = 0;
   depot_stats_t st0;
-  int have_stats = get_stats(&st0);
+  int have_stats = t_depot_stats(&st0);
   for (int r = 0; r < ROUNDS; r++) {
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) {
@@ -84,7 +74,7 @@ int main(void) {
     rss[r] = rss_bytes();
     if (have_stats && r == ROUNDS - 1) {
       depot_stats_t st;
-      get_stats(&st);
+      t_depot_stats(&st);
       CHECKM(st.threads_live <= st0.threads_live + 1,
              "depot threads_live %llu after all threads were joined (was %llu)",
              (unsigned long long)st.threads_live, (unsigned long long)st0.threads_live);

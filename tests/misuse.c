@@ -225,6 +225,30 @@ static void c_realloc_freed(void) {
   (void)r;
 }
 
+/* realloc checks the header as free's fast path does, then the pagemap */
+static void c_realloc_interior(void) {
+  char *p = malloc(opaque_size(64));
+  memset(p, 0xff, 64);
+  void *bad = opaque_ptr(p + 16);
+  tell_ptr(bad);
+  void *r = realloc(bad, opaque_size(200));
+  (void)r;
+}
+
+static void c_realloc_freed_after_flush(void) {
+  enum { M = 4000 };
+  static void *others[M];
+  void *p = malloc(opaque_size(64));
+  for (int i = 0; i < M; i++) others[i] = malloc(opaque_size(64));
+  tell_ptr(p);
+  free(p);
+  for (int i = 0; i < M; i++) free(others[i]);
+  void *r = realloc(opaque_ptr(p), opaque_size(200));
+  (void)r;
+}
+
+static void c_thread_realloc_freed(void);
+
 /* use after free: the first 8 bytes of a freed block get an attacker
  * address, then mallocs of that size.  Reports: attacker, then each result. */
 static void uaf(int frees) {
@@ -261,6 +285,7 @@ static void c_thread_free_interior(void) { in_thread(c_free_interior); }
 static void c_thread_free_interior_tagbit(void) { in_thread(c_free_interior_tagbit); }
 static void c_thread_free_misaligned(void) { in_thread(c_free_misaligned); }
 static void c_thread_free_stack(void) { in_thread(c_free_stack); }
+static void c_thread_realloc_freed(void) { in_thread(c_realloc_freed); }
 
 /* --------------------------------------------------------------- runner */
 
@@ -316,6 +341,12 @@ static const struct mcase cases[] = {
      NULL},
     {"realloc of a freed block", c_realloc_freed, BADPTR, "realloc", "double free",
      "invalid pointer"},
+    {"realloc of an interior pointer after 0xff bytes (p+16 of 64)", c_realloc_interior, BADPTR,
+     "realloc", "invalid pointer", "double free"},
+    {"realloc of a freed block after its cache was flushed", c_realloc_freed_after_flush, BADPTR,
+     "realloc", "double free", "invalid pointer"},
+    {"in a thread: realloc of a freed block", c_thread_realloc_freed, BADPTR, "realloc",
+     "double free", "invalid pointer"},
     {"use after free: 1 freed block poisoned, 4 mallocs", c_uaf_one, UAF, NULL, NULL, NULL},
     {"use after free: 2 freed blocks, the last poisoned, 4 mallocs", c_uaf_two, UAF, NULL,
      NULL, NULL},

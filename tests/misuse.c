@@ -99,7 +99,7 @@ static void c_double_free_20k_other_thread(void) {
 
 /* the first free's block has left the thread cache (many frees of the same
  * size after it) before the second free */
-static void c_double_free_after_flush(void) {
+static void *freed_then_flushed(void) {
   enum { M = 4000 };
   static void *others[M];
   void *p = malloc(opaque_size(64));
@@ -107,8 +107,10 @@ static void c_double_free_after_flush(void) {
   tell_ptr(p);
   free(p);
   for (int i = 0; i < M; i++) free(others[i]);
-  free(opaque_ptr(p));
+  return opaque_ptr(p);
 }
+
+static void c_double_free_after_flush(void) { free(freed_then_flushed()); }
 
 static void c_double_free_medium(void) {
   void *keep = malloc(opaque_size(5000));
@@ -155,13 +157,15 @@ static void c_free_interior(void) {
 
 /* the word before p + 16 has bit 63 set, as every header tag has
  * (src/chunk.h): the tag check must still refuse it */
-static void c_free_interior_tagbit(void) {
+static void *interior_after_ff(void) {
   char *p = malloc(opaque_size(64));
   memset(p, 0xff, 64);
   void *bad = opaque_ptr(p + 16);
   tell_ptr(bad);
-  free(bad);
+  return bad;
 }
+
+static void c_free_interior_tagbit(void) { free(interior_after_ff()); }
 
 /* q coalesces with p (the thread cache is off, so both go home at once),
  * the joined chunk goes to a bigger block, and q is freed again: its old
@@ -227,27 +231,14 @@ static void c_realloc_freed(void) {
 
 /* realloc checks the header as free's fast path does, then the pagemap */
 static void c_realloc_interior(void) {
-  char *p = malloc(opaque_size(64));
-  memset(p, 0xff, 64);
-  void *bad = opaque_ptr(p + 16);
-  tell_ptr(bad);
-  void *r = realloc(bad, opaque_size(200));
+  void *r = realloc(interior_after_ff(), opaque_size(200));
   (void)r;
 }
 
 static void c_realloc_freed_after_flush(void) {
-  enum { M = 4000 };
-  static void *others[M];
-  void *p = malloc(opaque_size(64));
-  for (int i = 0; i < M; i++) others[i] = malloc(opaque_size(64));
-  tell_ptr(p);
-  free(p);
-  for (int i = 0; i < M; i++) free(others[i]);
-  void *r = realloc(opaque_ptr(p), opaque_size(200));
+  void *r = realloc(freed_then_flushed(), opaque_size(200));
   (void)r;
 }
-
-static void c_thread_realloc_freed(void);
 
 /* use after free: the first 8 bytes of a freed block get an attacker
  * address, then mallocs of that size.  Reports: attacker, then each result. */

@@ -147,11 +147,12 @@ DEPOT_EXPORT void depot_bins_print(int fd) {
     dp_line_size(&l, a->free_bytes);
     dp_line_str(&l, " in bins; top ");
     dp_line_size(&l, a->top ? chunk_size(a->top) : 0);
-    if (a->fast_bytes || __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED)) {
+    size_t remote = __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED);
+    if (a->fast_bytes || remote) {
       dp_line_str(&l, "; fast lists ");
       dp_line_size(&l, a->fast_bytes);
       dp_line_str(&l, ", sent home by other threads ");
-      dp_line_size(&l, __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED));
+      dp_line_size(&l, remote);
     }
     dp_line_str(&l, "; threads ");
     dp_line_u(&l, a->threads);

@@ -1135,7 +1135,7 @@ static void cons_gather(void **gather, cons_lane *lane, unsigned nl) {
 
 /* Adds one block to run[]; a full run goes to free_batch_core (side by
  * side blocks join first: one bin operation a run). */
-static inline void cons_emit(dp_arena *a, dp_chunk **run, size_t *k, void *mem) {
+DEPOT_INLINE void cons_emit(dp_arena *a, dp_chunk **run, size_t *k, void *mem) {
   run[(*k)++] = mem2chunk(mem);
   if (*k == CONS_RUN) {
     free_batch_core(a, run, *k, false);
